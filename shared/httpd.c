@@ -417,6 +417,17 @@ httpd_conn_kick(struct httpd_conn *c)
         httpd_async_add(c, HTTPD_ASYNC_RUN);
 }
 
+/* Byte counts go to the process-wide counters once per frame, not per write. */
+static void
+httpd_conn_metrics_flush(struct httpd_conn *c)
+{
+    if (c->m_in != 0)
+        metric_add(httpd_m.bytes_in, c->m_in);
+    if (c->m_out != 0)
+        metric_add(httpd_m.bytes_out, c->m_out);
+    c->m_in = c->m_out = 0;
+}
+
 static void
 httpd_conn_enter(struct httpd_conn *c)
 {
@@ -446,6 +457,7 @@ httpd_conn_leave(struct httpd_conn *c)
     }
     if (round == 8 && c->state != HTTPD_C_DEAD)
         httpd_async_add(c, HTTPD_ASYNC_RUN);
+    httpd_conn_metrics_flush(c);
     c->in_cb--;
 }
 
@@ -578,7 +590,7 @@ httpd_conn_reply_error(struct httpd_conn *c, int status, const char *code, const
     assert(hlen > 0 && (size_t)hlen < sizeof(head));
     AZ(evbuffer_add(httpd_conn_out(c), head, (size_t)hlen));
     AZ(evbuffer_add(httpd_conn_out(c), body, (size_t)blen));
-    metric_add(httpd_m.bytes_out, (uint64_t)hlen + (uint64_t)blen);
+    c->m_out += (uint64_t)hlen + (uint64_t)blen;
     httpd_count_status(status);
     httpd_req_release(c);
     httpd_conn_closing(c, linger);
@@ -742,7 +754,7 @@ httpd_req_setup(struct httpd_conn *c, long head_len)
     r->head = httpd_arena_alloc(r, (size_t)head_len + 1);
     AN(evbuffer_remove(httpd_conn_in(c), r->head, (size_t)head_len) == (int)head_len);
     r->head[head_len] = '\0';
-    metric_add(httpd_m.bytes_in, (uint64_t)head_len);
+    c->m_in += (uint64_t)head_len;
 
     r->method = m->method;
     r->version_minor = m->version_minor;
@@ -877,7 +889,7 @@ httpd_conn_body_feed(struct httpd_conn *c, bool deliver)
         if (deliver && dlen != 0 && r->on_data != NULL)
             r->on_data(r, (const char *)v.iov_base + off, dlen, r->body_arg);
         AZ(evbuffer_drain(in, (size_t)rc));
-        metric_add(httpd_m.bytes_in, (uint64_t)rc);
+        c->m_in += (uint64_t)rc;
         if (r->body.done)
             r->body_done = true;
     }
@@ -987,7 +999,7 @@ httpd_conn_run(struct httpd_conn *c)
             n = evbuffer_get_length(in);
             if (n != 0) {
                 AZ(evbuffer_drain(in, n));
-                metric_add(httpd_m.bytes_in, n);
+                c->m_in += n;
             }
             return;
         default:
@@ -1114,6 +1126,7 @@ httpd_conn_free(struct httpd_conn *c)
     struct httpd *h = c->h;
 
     assert(c->state == HTTPD_C_DEAD);
+    httpd_conn_metrics_flush(c);
     httpd_req_release(c);
     event_del(&c->timer);
     /* The bufferevent finishes (and runs evbuffer reference cleanups) from
@@ -1577,7 +1590,7 @@ httpd_req_read_body(struct httpd_req *r, httpd_body_data_cb *on_data, httpd_body
      * and no final status has been sent. */
     if (r->expect_100 && !r->sent_100 && r->resp_mode == HTTPD_RESP_NONE) {
         AZ(evbuffer_add(httpd_conn_out(c), cont, sizeof(cont) - 1));
-        metric_add(httpd_m.bytes_out, sizeof(cont) - 1);
+        c->m_out += sizeof(cont) - 1;
         httpd_count_status(100);
         r->sent_100 = true;
     }
@@ -1839,7 +1852,7 @@ httpd_resp_start(struct httpd_req *r, int status, int64_t content_length)
     v.iov_len = (size_t)(p - (char *)v.iov_base);
     assert(v.iov_len <= total);
     AZ(evbuffer_commit_space(out, &v, 1));
-    metric_add(httpd_m.bytes_out, v.iov_len);
+    c->m_out += v.iov_len;
     httpd_count_status(status);
     httpd_conn_kick(c);
 }
@@ -1865,7 +1878,7 @@ httpd_resp_prepare(struct httpd_req *r, size_t len)
         line[n++] = '\r';
         line[n++] = '\n';
         AZ(evbuffer_add(httpd_conn_out(r->conn), line, n));
-        metric_add(httpd_m.bytes_out, n);
+        r->conn->m_out += n;
     }
     return 0;
 }
@@ -1875,10 +1888,10 @@ httpd_resp_added(struct httpd_req *r, size_t len)
 {
     if (r->resp_mode == HTTPD_RESP_CHUNKED) {
         AZ(evbuffer_add(httpd_conn_out(r->conn), "\r\n", 2));
-        metric_add(httpd_m.bytes_out, 2);
+        r->conn->m_out += 2;
     }
     r->resp_bytes += len;
-    metric_add(httpd_m.bytes_out, len);
+    r->conn->m_out += len;
     httpd_conn_kick(r->conn);
 }
 
@@ -1960,7 +1973,7 @@ httpd_resp_end(struct httpd_req *r)
         return;
     if (r->resp_mode == HTTPD_RESP_CHUNKED) {
         AZ(evbuffer_add(httpd_conn_out(c), "0\r\n\r\n", 5));
-        metric_add(httpd_m.bytes_out, 5);
+        c->m_out += 5;
     } else if (r->resp_mode == HTTPD_RESP_LENGTH && r->resp_bytes < (uint64_t)r->resp_cl) {
         /* The client waits for bytes that never come: only a close tells it. */
         metric_inc(httpd_m.errors[HTTPD_ERR_SHORT_RESPONSE]);

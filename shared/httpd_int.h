@@ -144,14 +144,15 @@ struct httpd_conn {
     struct httpd_conn *async_next;  /* h->async list, while async != 0 */
     struct event timer;             /* header, idle, body and linger deadlines */
     uint64_t id;
-    uint32_t nreqs; /* requests started on this connection */
-    uint8_t state;  /* enum httpd_cstate */
-    uint8_t async;  /* HTTPD_ASYNC_* */
-    uint8_t in_cb;  /* httpd frames for this conn on the stack */
-    bool write_on;  /* EV_WRITE enabled: the bufferevent owns flushing */
-    bool eof;       /* the client shut its side */
-    bool linger;    /* CLOSING: linger once the output is flushed */
-    bool again;     /* the outermost leave must run the state machine again */
+    uint64_t m_in, m_out; /* bytes not yet added to http.bytes.in/out */
+    uint32_t nreqs;       /* requests started on this connection */
+    uint8_t state;        /* enum httpd_cstate */
+    uint8_t async;        /* HTTPD_ASYNC_* */
+    uint8_t in_cb;        /* httpd frames for this conn on the stack */
+    bool write_on;        /* EV_WRITE enabled: the bufferevent owns flushing */
+    bool eof;             /* the client shut its side */
+    bool linger;          /* CLOSING: linger once the output is flushed */
+    bool again;           /* the outermost leave must run the state machine again */
     char peer[HTTPD_PEER_MAX];
 };
 

@@ -366,17 +366,30 @@ json_body(const char *text)
 static void
 test_httpd_keepalive(void **state)
 {
-    int64_t live = mem_live();
+    int64_t live = mem_live(), req0, ok0, out0, in0;
+    struct metric *m_req, *m_2xx, *m_out, *m_in;
     struct ht_client *c;
     const char *t;
 
     (void)state;
     ts_start(NULL);
+    m_req = metrics_counter("http.requests", "Request heads parsed");
+    m_2xx = metrics_counter_l("http.responses", "Responses by status class", "class", "2xx");
+    m_out = metrics_counter("http.bytes.out", "Response bytes queued");
+    m_in = metrics_counter("http.bytes.in", "Request bytes consumed");
+    req0 = metric_value(m_req);
+    ok0 = metric_value(m_2xx);
+    out0 = metric_value(m_out);
+    in0 = metric_value(m_in);
     c = ht_client_new(T.base, T.port, 0);
     ht_client_send(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     HT_WAIT(T.base, has(c, "\r\n\r\nhello"), 2000);
     t = ht_client_text(c);
     assert_true(strncmp(t, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    assert_int_equal(req0 + 1, metric_value(m_req));
+    assert_int_equal(ok0 + 1, metric_value(m_2xx));
+    assert_int_equal(out0 + (int64_t)strlen(t), metric_value(m_out));
+    assert_int_equal(in0 + 32, metric_value(m_in));
     assert_non_null(strstr(t, "\r\nDate: "));
     assert_non_null(strstr(t, " GMT\r\n"));
     assert_non_null(strstr(t, "\r\nServer: cascade\r\n"));
