@@ -1955,13 +1955,15 @@ void
 httpd_resp_end(struct httpd_req *r)
 {
     struct httpd_conn *c;
+    char path[128];
 
     CHECK_OBJ_NOTNULL(r, HTTPD_REQ_MAGIC);
     assert(!r->ended);
     c = r->conn;
     if (r->resp_mode == HTTPD_RESP_NONE && !r->closed) {
         XXX_HANDLE(r->status);
-        LOG(LOG_WARN, "httpd", "end_without_start", "conn=%" PRIu64 " path=%s", c->id, r->path);
+        LOG(LOG_WARN, "httpd", "end_without_start", "conn=%" PRIu64 " path=%s", c->id,
+            log_sanitize(path, sizeof(path), r->path, strlen(r->path)));
         httpd_resp_start(r, 500, 0);
     }
     r->ended = true;
@@ -1978,8 +1980,8 @@ httpd_resp_end(struct httpd_req *r)
         /* The client waits for bytes that never come: only a close tells it. */
         metric_inc(httpd_m.errors[HTTPD_ERR_SHORT_RESPONSE]);
         LOG(LOG_INFO, "httpd", "short_response",
-            "conn=%" PRIu64 " path=%s sent=%" PRIu64 " declared=%" PRId64, c->id, r->path,
-            r->resp_bytes, r->resp_cl);
+            "conn=%" PRIu64 " path=%s sent=%" PRIu64 " declared=%" PRId64, c->id,
+            log_sanitize(path, sizeof(path), r->path, strlen(r->path)), r->resp_bytes, r->resp_cl);
         r->keep = false;
     }
     httpd_conn_kick(c);
