@@ -266,6 +266,28 @@ httpc_conn_read_on(struct httpc_conn *k, bool on)
         AZ(event_del(&k->ev_read));
 }
 
+/* Invariants of a connection and its request; checked by debug builds. */
+static bool
+httpc_conn_check(const struct httpc_conn *k)
+{
+    CHECK_OBJ_NOTNULL(k, HTTPC_CONN_MAGIC);
+    CHECK_OBJ_NOTNULL(k->host, HTTPC_HOST_MAGIC);
+    assert(k->state >= HTTPC_C_CONNECTING && k->state <= HTTPC_C_DEAD);
+    if (k->req != NULL) {
+        CHECK_OBJ(k->req, HTTPC_REQ_MAGIC);
+        assert(k->req->conn == k);
+        assert(k->req->state == HTTPC_R_HEAD || k->req->state == HTTPC_R_BODY);
+        assert(k->state == HTTPC_C_CONNECTING || k->state == HTTPC_C_ACTIVE);
+    }
+    if (k->state == HTTPC_C_IDLE || k->state == HTTPC_C_DEAD)
+        assert(k->req == NULL);
+    assert(k->read_armed == (event_pending(&k->ev_read, EV_READ, NULL) != 0));
+    if (k->read_armed)
+        assert(!k->eof && k->state != HTTPC_C_CONNECTING && k->state != HTTPC_C_DEAD);
+    assert(k->host->nidle <= k->host->nconns);
+    return true;
+}
+
 /* ---- requests ---- */
 
 static void
@@ -677,6 +699,7 @@ httpc_conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)what;
     CAST_OBJ_NOTNULL(k, arg, HTTPC_CONN_MAGIC);
+    DASSERT(httpc_conn_check(k));
     in = bufferevent_get_input(k->bev);
     evbuffer_unfreeze(in, 0);
     AN(evbuffer_reserve_space(in, (ev_ssize_t)k->rsize, &v, 1) == 1);
@@ -717,6 +740,7 @@ httpc_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
     CAST_OBJ_NOTNULL(k, arg, HTTPC_CONN_MAGIC);
     assert(k->bev == bev);
+    DASSERT(httpc_conn_check(k));
     r = k->req;
     if (what & BEV_EVENT_CONNECTED) {
         assert(k->state == HTTPC_C_CONNECTING);
@@ -755,6 +779,7 @@ httpc_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     CAST_OBJ_NOTNULL(k, arg, HTTPC_CONN_MAGIC);
+    DASSERT(httpc_conn_check(k));
     r = k->req;
     if (r == NULL) {
         httpc_conn_close(k); /* pool idle timeout (or a cancelled connect) */

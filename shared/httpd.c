@@ -429,9 +429,34 @@ httpd_conn_metrics_flush(struct httpd_conn *c)
     c->m_in = c->m_out = 0;
 }
 
+/* Invariants of a connection; debug builds check them on every entry. */
+static bool
+httpd_conn_check(const struct httpd_conn *c)
+{
+    CHECK_OBJ_NOTNULL(c, HTTPD_CONN_MAGIC);
+    CHECK_OBJ_NOTNULL(c->h, HTTPD_MAGIC);
+    assert(c->state <= HTTPD_C_DEAD);
+    if (c->state == HTTPD_C_IDLE)
+        assert(c->req == NULL);
+    if (c->state == HTTPD_C_HEAD || c->state == HTTPD_C_REQ || c->state == HTTPD_C_DISCARD) {
+        CHECK_OBJ_NOTNULL(c->req, HTTPD_REQ_MAGIC);
+        assert(c->req->conn == c);
+        assert(c->req->aleft < HTTPD_REQ_BLOCK || c->req->chunks != NULL);
+    }
+    if (c->state == HTTPD_C_DISCARD)
+        assert(c->req->ended && c->req->body_state == HTTPD_BODY_DISCARD);
+    assert(c->read_armed == (event_pending(&c->ev_read, EV_READ, NULL) != 0));
+    if (c->state == HTTPD_C_DEAD)
+        assert(!c->read_armed && c->async != 0);
+    if (c->write_on)
+        assert(c->state != HTTPD_C_DEAD);
+    return true;
+}
+
 static void
 httpd_conn_enter(struct httpd_conn *c)
 {
+    DASSERT(httpd_conn_check(c));
     c->in_cb++;
 }
 
