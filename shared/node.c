@@ -58,39 +58,39 @@ struct node_worker {
     unsigned magic;
 #define NODE_WORKER_MAGIC 0x6e77726bU
     unsigned id;
-    struct node *node;                      /* borrowed: owns us */
+    struct node *node; /* borrowed: owns us */
     pthread_t thread;
     bool started;
-    struct event_base *base;                /* owned */
-    struct httpd *httpd[NODE_MAX_LISTEN];   /* owned */
+    struct event_base *base;              /* owned */
+    struct httpd *httpd[NODE_MAX_LISTEN]; /* owned */
     struct node_route route[NODE_MAX_LISTEN];
     unsigned nhttpd;
-    unsigned drained;                       /* httpds that finished draining */
-    const void *conf;                       /* borrowed from the node's snapshots */
-    void *_Atomic pending_conf;             /* published by the main thread */
-    struct event *reload_ev;                /* owned; activated by the main thread */
-    struct event *stop_ev;                  /* owned; activated by the main thread */
-    void *data;                             /* the binary's; worker_fini frees it */
+    unsigned drained;           /* httpds that finished draining */
+    const void *conf;           /* borrowed from the node's snapshots */
+    void *_Atomic pending_conf; /* published by the main thread */
+    struct event *reload_ev;    /* owned; activated by the main thread */
+    struct event *stop_ev;      /* owned; activated by the main thread */
+    void *data;                 /* the binary's; worker_fini frees it */
     bool draining;
-    struct metric *requests;                /* node.worker.requests{worker="N"} */
+    struct metric *requests; /* node.worker.requests{worker="N"} */
 };
 
 struct node {
     unsigned magic;
 #define NODE_MAGIC 0x6e6f6465U
     const struct node_ops *ops;
-    void *app;                       /* borrowed */
-    void *conf;                      /* owned: current snapshot */
-    void *retiring;                  /* owned: previous snapshot until all acks */
-    bool reload_again;               /* a SIGHUP came while one was in flight */
+    void *app;         /* borrowed */
+    void *conf;        /* owned: current snapshot */
+    void *retiring;    /* owned: previous snapshot until all acks */
+    bool reload_again; /* a SIGHUP came while one was in flight */
     unsigned nworkers;
-    struct node_worker *workers;     /* owned array */
+    struct node_worker *workers; /* owned array */
     struct node_listen listen[NODE_MAX_LISTEN];
     unsigned nlisten;
-    struct event_base *base;         /* owned: the main thread's */
+    struct event_base *base;                    /* owned: the main thread's */
     struct event *sig_hup, *sig_term, *sig_int; /* owned */
-    struct event *ack_ev;            /* owned: activated by the last worker to ack */
-    struct event *stop_ev;           /* owned: node_stop() from any thread */
+    struct event *ack_ev;                       /* owned: activated by the last worker to ack */
+    struct event *stop_ev;                      /* owned: node_stop() from any thread */
     _Atomic unsigned acks;
     _Atomic bool stopping;
     struct metric *reload_ok, *reload_failed, *workers_gauge;
@@ -124,8 +124,7 @@ node_listen_socket(const char *addr, int backlog)
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     rc = getaddrinfo(host[0] != '\0' ? host : NULL, portstr, &hints, &res);
     if (rc != 0 || res == NULL) {
-        LOG(LOG_ERR, "node", "resolve_failed", "conn=0 addr=%s err=\"%s\"", addr,
-            gai_strerror(rc));
+        LOG(LOG_ERR, "node", "resolve_failed", "conn=0 addr=%s err=\"%s\"", addr, gai_strerror(rc));
         return ERR_INVAL;
     }
     fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -182,8 +181,7 @@ node_serve_time(struct httpd_req *r)
     AZ(clock_gettime(CLOCK_REALTIME, &ts));
     AN(gmtime_r(&ts.tv_sec, &tm));
     n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 ts.tv_nsec / 1000000);
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
     AZ(httpd_resp_header(r, "Cache-Control", "no-store"));
     AZ(httpd_resp_header(r, "Access-Control-Allow-Origin", "*"));
     httpd_resp_send(r, 200, "text/plain; charset=utf-8", buf, (size_t)n);
@@ -275,7 +273,6 @@ node_worker_reload_cb(evutil_socket_t fd, short what, void *arg)
         return;
     w->conf = conf;
     n->ops->http_conf(conf, &hc);
-    hc.server = n->ops->name;
     for (i = 0; i < w->nhttpd; i++)
         httpd_set_conf(w->httpd[i], &hc);
     if (n->ops->worker_reload != NULL)
@@ -465,10 +462,9 @@ node_worker_setup(struct node *n, struct node_worker *w, unsigned id)
     AN(w->reload_ev);
     AN(w->stop_ev);
     (void)snprintf(label, sizeof(label), "%u", id);
-    w->requests = metrics_counter_l("node.worker.requests", "Requests taken by each worker",
-                                    "worker", label);
+    w->requests =
+        metrics_counter_l("node.worker.requests", "Requests taken by each worker", "worker", label);
     n->ops->http_conf(n->conf, &hc);
-    hc.server = n->ops->name;
     for (i = 0; i < n->nlisten; i++) {
         fd = node_listen_socket(n->listen[i].addr, 4096);
         if (fd < 0)
@@ -507,8 +503,7 @@ node_run(struct node *n)
     for (i = 0; i < n->nworkers; i++) {
         rc = node_worker_setup(n, &n->workers[i], i);
         if (rc != 0) {
-            LOG(LOG_ERR, "node", "worker_setup_failed", "conn=0 worker=%u err=%s", i,
-                err_name(rc));
+            LOG(LOG_ERR, "node", "worker_setup_failed", "conn=0 worker=%u err=%s", i, err_name(rc));
             return 1;
         }
     }
