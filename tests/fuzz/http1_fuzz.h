@@ -19,11 +19,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The parser is compiled into the target itself, so that it carries the
- * target's coverage instrumentation whatever flags the library was built
- * with; the linker then never pulls http1.o out of cascade_pure. */
-#include "../../shared/proto/http1.c"
-
 #include "err.h"
 #include "mem.h"
 #include "miniobj.h"
