@@ -524,6 +524,11 @@ rtmp_session_fail(struct rtmp_session *s, int rc)
     return rc;
 }
 
+/*
+ * Acknowledgements go out at message boundaries, so what we send does not
+ * depend on how the input was cut (a message larger than the window is
+ * acknowledged when it completes).
+ */
 static int
 rtmp_session_ack(struct rtmp_session *s)
 {
@@ -603,11 +608,6 @@ rtmp_session_feed(struct rtmp_session *s, const uint8_t *p, size_t len,
             return (long)off;
         }
     }
-    if (s->state != RTMP_SESSION_HANDSHAKE) {
-        rc = rtmp_session_ack(s);
-        if (rc != 0)
-            return rtmp_session_fail(s, rc);
-    }
     return ERR_AGAIN;
 }
 
@@ -651,8 +651,7 @@ rtmp_session_eof(struct rtmp_session *s)
     CHECK_OBJ_NOTNULL(s, RTMP_SESSION_MAGIC);
     switch (s->state) {
     case RTMP_SESSION_HANDSHAKE:
-        (void)rtmp_handshake_eof(&s->hs);
-        return ERR_PROTO;
+        return rtmp_handshake_eof(&s->hs); /* always ERR_PROTO here: marks it truncated */
     case RTMP_SESSION_PUBLISHING:
         return ERR_CLOSED;
     case RTMP_SESSION_FAILED:

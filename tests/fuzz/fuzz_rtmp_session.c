@@ -102,7 +102,8 @@ fuzz_session(const uint8_t *data, size_t size, size_t step, struct fuzz_sess *f)
             piece -= (size_t)n;
         }
     }
-    (void)rtmp_session_eof(s);
+    if (rtmp_session_eof(s) == 0)
+        assert(s->state != RTMP_SESSION_PUBLISHING);
     rtmp_session_free(&s);
 }
 

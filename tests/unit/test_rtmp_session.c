@@ -360,7 +360,8 @@ read_replies(const struct run *r, struct reply *out, int max)
             (void)amf0_node_num(amf0_doc_top(d, 3), &e->num);
             info = amf0_doc_top(d, 3);
             if (info != NULL && info->type == AMF0_OBJECT)
-                (void)amf0_node_cstr(d, amf0_doc_get(d, info, "code"), e->code, sizeof(e->code));
+                if (amf0_node_cstr(d, amf0_doc_get(d, info, "code"), e->code, sizeof(e->code)) < 0)
+                    e->code[0] = '\0';
         } else if (m.len >= 4) {
             e->value = (uint32_t)m.payload[m.len >= 6 && m.type == 4 ? 2 : 0] << 24 |
                        (uint32_t)m.payload[m.type == 4 ? 3 : 1] << 16 |
