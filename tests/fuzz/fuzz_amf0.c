@@ -21,8 +21,8 @@ static int
 fuzz_encode(const struct amf0_doc *d, const struct amf0_node *n, struct amf0_out *o)
 {
     const struct amf0_node *c;
-    const uint8_t *s;
-    size_t len;
+    const uint8_t *s = NULL;
+    size_t len = 0;
 
     switch (n->type) {
     case AMF0_NUMBER:

@@ -33,8 +33,9 @@ fuzz_tag_body(const struct flv_tag *t)
     }
     if (t->type == FLV_TAG_AUDIO && flv_audio_parse(t->data, t->size, &a) == 0) {
         assert(a.hdr_len <= t->size);
-        if (a.seq_header && a.format == FLV_SOUND_AAC)
-            (void)flv_aac_config_parse(t->data + a.hdr_len, t->size - a.hdr_len, &ac);
+        if (a.seq_header && a.format == FLV_SOUND_AAC &&
+            flv_aac_config_parse(t->data + a.hdr_len, t->size - a.hdr_len, &ac) == 0)
+            assert(ac.sample_rate > 0);
     }
 }
 
@@ -113,7 +114,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             assert(s.width <= 65535 && s.height <= 65535);
         break;
     default:
-        (void)flv_aac_config_parse(data, size, &ac);
+        if (flv_aac_config_parse(data, size, &ac) == 0)
+            assert(ac.object_type > 0 && ac.channel_config <= 7);
         if (flv_video_parse(data, size, &v) == 0)
             assert(v.hdr_len <= size);
         if (flv_audio_parse(data, size, &a) == 0)
