@@ -45,6 +45,7 @@
 #include <event2/event_struct.h>
 
 #include "err.h"
+#include "fault.h"
 #include "httpc.h"
 #include "log.h"
 #include "mem.h"
@@ -703,7 +704,12 @@ httpc_conn_readable_cb(evutil_socket_t fd, short what, void *arg)
     in = bufferevent_get_input(k->bev);
     evbuffer_unfreeze(in, 0);
     AN(evbuffer_reserve_space(in, (ev_ssize_t)k->rsize, &v, 1) == 1);
-    n = recv(fd, v.iov_base, k->rsize, 0);
+    if (FAULT("httpc.recv")) {
+        n = -1;
+        errno = ECONNRESET;
+    } else {
+        n = recv(fd, v.iov_base, k->rsize, 0);
+    }
     e = errno;
     if (n > 0) {
         v.iov_len = (size_t)n;
@@ -805,6 +811,10 @@ httpc_conn_new(struct httpc_host *h)
     evutil_socket_t fd;
     int one = 1;
 
+    if (FAULT("httpc.connect")) {
+        errno = ECONNREFUSED;
+        return NULL;
+    }
     fd = socket(h->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return NULL;

@@ -53,6 +53,7 @@
 #include <event2/listener.h>
 
 #include "err.h"
+#include "fault.h"
 #include "httpd.h"
 #include "httpd_int.h"
 #include "log.h"
@@ -1325,7 +1326,8 @@ httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr 
     (void)salen;
     CAST_OBJ_NOTNULL(h, arg, HTTPD_MAGIC);
     metric_inc(httpd_m.accepted);
-    if (h->draining || (h->conf.max_connections != 0 && h->nconns >= h->conf.max_connections)) {
+    if (h->draining || (h->conf.max_connections != 0 && h->nconns >= h->conf.max_connections) ||
+        FAULT("httpd.accept")) {
         metric_inc(httpd_m.refused);
         LOG_RL(LOG_INFO, "httpd", "conn_refused", 1, "conn=0 open=%u max=%u", h->nconns,
                h->conf.max_connections);

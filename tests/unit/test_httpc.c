@@ -21,6 +21,7 @@
 
 #include "http_test.h"
 #include "err.h"
+#include "fault.h"
 #include "httpc.h"
 #include "httpd.h"
 #include "metrics.h"
@@ -822,6 +823,41 @@ test_httpc_pool_idle_and_server_close(void **state)
     tc_stop(live);
 }
 
+static void
+test_httpc_fault_points(void **state)
+{
+    int64_t live = mem_live();
+
+    (void)state;
+    if (!fault_enabled())
+        skip();
+    tc_start(NULL, NULL);
+    /* httpc.connect: no connection could be made -- retryable. */
+    assert_int_equal(0, fault_arm("httpc.connect", 1, false));
+    req(0, T.port, "GET", "/hello");
+    assert_int_equal(0, T.rec[0].dones);
+    HT_WAIT(T.base, T.rec[0].dones == 1, 2000);
+    assert_int_equal(ERR_UPSTREAM, T.rec[0].err);
+    assert_true(T.rec[0].retryable);
+    fault_disarm_all();
+
+    /* httpc.recv: a reset after the first read -- not retryable. */
+    T.big_total = 1u << 20;
+    assert_int_equal(0, fault_arm("httpc.recv", 2, true));
+    req(1, T.port, "GET", "/big");
+    HT_WAIT(T.base, T.rec[1].dones == 1, 2000);
+    fault_disarm_all();
+    assert_int_equal(ERR_UPSTREAM, T.rec[1].err);
+    assert_false(T.rec[1].retryable);
+    assert_int_equal(1, T.rec[1].heads);
+    assert_true(T.rec[1].body_total < T.big_total);
+
+    req(2, T.port, "GET", "/hello");
+    HT_WAIT(T.base, T.rec[2].dones == 1, 2000);
+    assert_int_equal(0, T.rec[2].err);
+    tc_stop(live);
+}
+
 int
 main(void)
 {
@@ -836,6 +872,7 @@ main(void)
         cmocka_unit_test(test_httpc_cancel),
         cmocka_unit_test(test_httpc_post_and_invalid),
         cmocka_unit_test(test_httpc_pool_idle_and_server_close),
+        cmocka_unit_test(test_httpc_fault_points),
     };
     struct event_base *base;
     struct httpd *h;

@@ -21,6 +21,7 @@
 
 #include "http_test.h"
 #include "err.h"
+#include "fault.h"
 #include "httpd.h"
 #include "httpd_int.h"
 #include "metrics.h"
@@ -987,6 +988,19 @@ test_httpd_max_connections(void **state)
     assert_true(c->eof || c->err);
     assert_int_equal(0, ht_client_len(c));
     assert_int_equal(before + 1, metric_value(refused));
+    ht_client_free(&c);
+    if (fault_enabled()) {
+        /* httpd.accept refuses one connection like max_connections does. */
+        ht_client_free(&b);
+        HT_WAIT(T.base, httpd_conn_count(T.h) == 1, 2000);
+        assert_int_equal(0, fault_arm("httpd.accept", 1, false));
+        c = ht_client_new(T.base, T.port, 0);
+        HT_WAIT(T.base, c->eof || c->err, 2000);
+        fault_disarm_all();
+        assert_true(c->eof || c->err);
+        assert_int_equal(before + 2, metric_value(refused));
+        ht_client_free(&c);
+    }
     ht_client_send(a, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     HT_WAIT(T.base, has(a, "hello"), 2000);
     assert_true(has(a, "hello"));
