@@ -11,15 +11,21 @@
  * evbuffer_pullup() up to the head limit) and resumes where it stopped, so
  * no byte is scanned twice. Results are offsets into that buffer (struct
  * http1_span), never pointers, so the caller's buffer may move between
- * calls. On error the cursor stays at the last accepted token and
- * m->error says what was wrong (and which status to answer).
+ * calls. On error the cursor (state, pos, mark, line_start, nhdrs) stays
+ * where the call found it, and m->error says what was wrong (and which
+ * status to answer); calling again with the same bytes fails the same way.
+ *
+ * Results never depend on how the input was split between calls: the
+ * first failing byte decides, and every limit is a byte position, so a
+ * message fed whole, byte by byte or in any two pieces gives the same
+ * answer (the unit tests and fuzzers check this).
  *
  * Rejected, because proxies and caches disagree on them (request
  * smuggling): Content-Length together with Transfer-Encoding, differing or
  * malformed Content-Length values, a Transfer-Encoding other than a final
  * "chunked", obs-fold line folding, whitespace before the colon, bare CR,
  * NUL or other control bytes in fields, chunk sizes that are not pure hex
- * or overflow 2^63.
+ * or overflow 2^63. docs/http1.md lists every rule with its RFC section.
  */
 #ifndef CASCADE_HTTP1_H
 #define CASCADE_HTTP1_H
@@ -31,6 +37,10 @@
 #include "../miniobj.h"
 
 #define HTTP1_MAX_HEADERS 100
+/* A chunk-size line (size and extensions) longer than this is ERR_LIMIT. */
+#define HTTP1_CHUNK_LINE_MAX 4096
+/* The trailer section (all trailer lines) longer than this is ERR_LIMIT. */
+#define HTTP1_TRAILER_MAX 8192
 
 enum http1_kind {
     HTTP1_REQUEST = 1,
@@ -53,25 +63,28 @@ enum http1_method {
 
 enum http1_error {
     HTTP1_E_NONE = 0,
-    HTTP1_E_START_LINE,    /* malformed request or status line: 400 (502 upstream) */
-    HTTP1_E_METHOD,        /* method is not a token: 400 */
-    HTTP1_E_TARGET,        /* request-target malformed: 400 */
-    HTTP1_E_VERSION,       /* not HTTP/1.x: 505 */
-    HTTP1_E_URI_TOO_LONG,  /* request line over max_line: 414 */
-    HTTP1_E_HEAD_TOO_LARGE,/* a field line or the whole head over its limit: 431 */
+    HTTP1_E_START_LINE,       /* malformed request or status line: 400 (502 upstream) */
+    HTTP1_E_METHOD,           /* method is not a token: 400 */
+    HTTP1_E_TARGET,           /* request-target malformed: 400 */
+    HTTP1_E_VERSION,          /* not HTTP/1.x: 505 */
+    HTTP1_E_URI_TOO_LONG,     /* request line over max_line: 414 */
+    HTTP1_E_HEAD_TOO_LARGE,   /* a field line, the head or the trailers over a limit: 431 */
     HTTP1_E_TOO_MANY_HEADERS, /* over max_headers: 431 */
-    HTTP1_E_FIELD,         /* field syntax (space before colon, bad name, ctl byte): 400 */
-    HTTP1_E_OBS_FOLD,      /* obs-fold continuation line: 400 */
-    HTTP1_E_CL_TE,         /* both Content-Length and Transfer-Encoding: 400 */
-    HTTP1_E_CL,            /* malformed or conflicting Content-Length: 400 */
-    HTTP1_E_TE,            /* Transfer-Encoding other than final chunked: 501 for requests */
-    HTTP1_E_HOST,          /* HTTP/1.1 request without exactly one Host: 400 */
-    HTTP1_E_CHUNK,         /* malformed chunk size line or chunk framing: 400 */
-    HTTP1_E_BODY_TOO_LARGE,/* body over max_body: 413 */
-    HTTP1_E_TRUNCATED,     /* the peer closed inside a message */
+    HTTP1_E_FIELD,            /* field or trailer syntax (space before colon, ctl byte): 400 */
+    HTTP1_E_OBS_FOLD,         /* obs-fold continuation line: 400 */
+    HTTP1_E_CL_TE,            /* both Content-Length and Transfer-Encoding: 400 */
+    HTTP1_E_CL,               /* malformed or conflicting Content-Length: 400 */
+    HTTP1_E_TE,               /* TE other than one "chunked", or TE in HTTP/1.0: 501 */
+    HTTP1_E_HOST,             /* not exactly one Host (1.1), two (1.0), bad value: 400 */
+    HTTP1_E_CHUNK,            /* bad chunk size line or framing (long line: ERR_LIMIT): 400 */
+    HTTP1_E_BODY_TOO_LARGE,   /* body over max_body: 413 */
+    HTTP1_E_TRUNCATED,        /* the peer closed inside a message */
 };
 
-/* The status a server answers for e (400, 413, 414, 431, 501, 505). */
+/*
+ * The status a server answers for e (400, 413, 414, 431, 501, 505; 0 for
+ * HTTP1_E_NONE). A client that fails to parse a response answers 502.
+ */
 int http1_error_status(enum http1_error e);
 /* A stable machine-readable code: "bad_start_line", "header_too_large", ... */
 const char *http1_error_code(enum http1_error e);
@@ -111,7 +124,7 @@ struct http1_msg {
     struct http1_span target;     /* requests: as sent */
     uint16_t status;              /* responses */
     struct http1_span reason;     /* responses */
-    uint8_t version_minor;        /* HTTP/1.<minor> */
+    uint8_t version_minor;        /* HTTP/1.<minor>, 0..9 */
     uint16_t nhdrs;
     struct http1_header hdrs[HTTP1_MAX_HEADERS];
     int64_t content_length; /* -1 when absent */
@@ -125,6 +138,11 @@ struct http1_msg {
 /* Default limits: 8 KiB line, 8 KiB field, 32 KiB head, 100 fields. */
 extern const struct http1_limits http1_default_limits;
 
+/*
+ * Readies m for a new message (for the next pipelined one too). lim is
+ * copied; NULL means http1_default_limits. Every limit must be non-zero
+ * and max_headers <= HTTP1_MAX_HEADERS. Does not clear hdrs[].
+ */
 void http1_msg_init(struct http1_msg *m, enum http1_kind kind, const struct http1_limits *lim);
 
 /*
@@ -132,8 +150,11 @@ void http1_msg_init(struct http1_msg *m, enum http1_kind kind, const struct http
  * (for requests, empty lines before the request line are skipped, SPEC:
  * RFC 9112 2.2) and hold at least what earlier calls saw.
  * Returns the head length, including the blank line, when the head is
- * complete; ERR_AGAIN when more bytes are needed; ERR_PROTO or ERR_LIMIT
- * with m->error set. Never reads p[len] or beyond.
+ * complete (and the same length again if called after that); ERR_AGAIN
+ * when more bytes are needed; ERR_PROTO or ERR_LIMIT with m->error set.
+ * Never reads p[len] or beyond, nor any byte at or past lim.max_head.
+ * A response head may be a 1xx interim one: the caller then parses the
+ * next head (a fresh http1_msg_init) from the bytes that follow.
  */
 long http1_parse_head(struct http1_msg *m, const uint8_t *p, size_t len) WARN_UNUSED;
 
@@ -170,6 +191,10 @@ enum http1_body_mode {
  * How the body of a parsed head is framed (SPEC: RFC 9112 6.3). For
  * responses, req_method is the method of the request it answers (HEAD and
  * CONNECT change the answer); for requests it is ignored.
+ * "Content-Length: 0" gives HTTP1_BODY_LENGTH (a body that is already
+ * done). HTTP1_BODY_EOF means the connection cannot be reused, whatever
+ * keep_alive says. After a 2xx answer to CONNECT the mode is NONE and the
+ * bytes that follow belong to the tunnel.
  */
 enum http1_body_mode http1_body_mode(const struct http1_msg *m, enum http1_method req_method);
 
@@ -187,6 +212,11 @@ struct http1_body {
     bool done; /* the whole body (and trailers) was consumed */
 };
 
+/*
+ * content_length is used in HTTP1_BODY_LENGTH mode only (>= 0 there).
+ * A length over max_body fails at once: b->error is
+ * HTTP1_E_BODY_TOO_LARGE and every http1_body_parse() returns ERR_LIMIT.
+ */
 void http1_body_init(struct http1_body *b, enum http1_body_mode mode, int64_t content_length,
                      uint64_t max_body);
 
@@ -197,11 +227,20 @@ void http1_body_init(struct http1_body *b, enum http1_body_mode mode, int64_t co
  * consumed (0 only when len is 0 or the body is done), or ERR_PROTO /
  * ERR_LIMIT with b->error set; bytes after the body are never consumed, so
  * a pipelined next message stays in the caller's buffer.
+ * A call that meets an error after making progress returns that progress;
+ * the error comes from the next call, which consumes nothing: a failing
+ * call leaves the parser state as it found it. Chunk extensions are
+ * checked and skipped; trailer fields are checked and discarded.
+ * In EOF mode, a run never takes the total past max_body; the byte after
+ * max_body is ERR_LIMIT.
  */
 long http1_body_parse(struct http1_body *b, const uint8_t *p, size_t len, size_t *data_off,
                       size_t *data_len) WARN_UNUSED;
 
-/* The peer closed: 0 when that ends the body properly, ERR_PROTO otherwise. */
+/*
+ * The peer closed: 0 when that ends the body properly (done, or EOF mode,
+ * which it marks done), else ERR_PROTO with b->error HTTP1_E_TRUNCATED.
+ */
 int http1_body_eof(struct http1_body *b) WARN_UNUSED;
 
 void http1_body_check(const struct http1_body *b);

@@ -1,0 +1,60 @@
+/*
+ * edge_conf.h -- the configuration of cascade-edge (and of the shield, an
+ * edge whose `role` is shield): its struct, its key table, its command-line
+ * overrides, and the struct httpd_conf it implies.
+ *
+ * A loaded struct edge_conf is a frozen snapshot (conf.h): read it, never
+ * write it; reload builds a new one with cli_load() and checks it with
+ * conf_reload_check(&edge_conf_table, ...). conf/edge.conf is exactly
+ * `cascade-edge --dump-config`; conf/shield.conf is the dump with the
+ * shield's overrides (tests/unit/test_conf_files.c keeps both honest).
+ *
+ * Not here: applying the snapshot (edge_main.c), the syntax (conf.c).
+ */
+#ifndef CASCADE_EDGE_CONF_H
+#define CASCADE_EDGE_CONF_H
+
+#include <stdint.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "conf_common.h"
+
+struct httpd_conf;
+
+/* Index into the role key's values. */
+enum edge_role {
+    EDGE_ROLE_EDGE = 0,
+    EDGE_ROLE_SHIELD = 1,
+};
+
+struct edge_conf {
+    char *listen;                      /* owned: "host:port" or "[v6]:port" */
+    int role;                          /* enum edge_role */
+    int64_t workers;                   /* 0 = one per CPU core */
+    char *upstream;                    /* owned: "host:port,host:port", at least one */
+    uint64_t upstream_connect_timeout; /* ms */
+    uint64_t upstream_header_timeout;  /* ms */
+    uint64_t upstream_body_timeout;    /* ms */
+    uint64_t upstream_idle_timeout;    /* ms */
+    int64_t upstream_max_idle;         /* per upstream address, per worker */
+    char *cache_dir;                   /* owned; relative to the working directory */
+    uint64_t cache_size;               /* bytes */
+    char *admin_token;                 /* owned; "" = admin endpoints disabled */
+    int log_level;                     /* enum log_level (log.h) */
+    char *log_access;                  /* owned; path, "" = no access log */
+    uint64_t drain_timeout;            /* ms */
+    struct conf_http http;
+};
+
+/* Shortest admin.token accepted (when it is not empty). */
+#define EDGE_ADMIN_TOKEN_MIN 16
+
+extern const struct conf_table edge_conf_table;
+/* The command line: -c, --listen, --upstream, --role, --cache-dir, ... */
+extern const struct cli_spec edge_cli_spec;
+
+/* The HTTP server's settings for this snapshot (Server: cascade-edge/VERSION). */
+void edge_conf_httpd(const struct edge_conf *c, struct httpd_conf *h);
+
+#endif

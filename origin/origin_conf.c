@@ -1,0 +1,92 @@
+/*
+ * origin_conf.c -- every key of cascade-origin, with its default, range,
+ * reload rule and help; the command-line overrides; the httpd settings.
+ *
+ * Defaults start a working origin on a developer's machine with no file
+ * and no root: loopback ports, data under the working directory. Adding a
+ * key: add the field, add the row here, regenerate conf/origin.conf with
+ * --dump-config and the table in docs/config.md (tests/unit/
+ * test_conf_files.c fails until both match).
+ *
+ * Not here: the http.* rows (shared/conf_common.h), parsing (conf.c).
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "origin_conf.h"
+#include "err.h"
+#include "httpd.h"
+#include "compat.h"
+
+/* clang-format off */
+static const struct conf_key origin_conf_keys[] = {
+    {"http.listen", CONF_ADDR, offsetof(struct origin_conf, http_listen), "127.0.0.1:8080", 0,
+     0, NULL, false, "Address and port for HTTP: manifests, segments, uploads and the REST API."},
+    {"rtmp.listen", CONF_ADDR, offsetof(struct origin_conf, rtmp_listen), "127.0.0.1:1935", 0,
+     0, NULL, false, "Address and port that encoders publish to over RTMP."},
+    {"workers", CONF_INT, offsetof(struct origin_conf, workers), "0", 0, 64, NULL,
+     false, "HTTP event-loop threads; 0 = one per CPU core."},
+    {"data.dir", CONF_STRING, offsetof(struct origin_conf, data_dir), "./cascade-data", 0, 0,
+     NULL, false, "Directory of journals, segments and metadata; relative to the working directory."},
+    {"ladder", CONF_STRING, offsetof(struct origin_conf, ladder), "default", 0, 0, NULL,
+     true, "Renditions to encode: none (passthrough only), default, or a ladder file's path."},
+    {"log.level", CONF_ENUM, offsetof(struct origin_conf, log_level), "info", 0, 0,
+     conf_log_levels, true, "Lowest level logged: debug, info, warn, error or crit."},
+    {"drain.timeout", CONF_DURATION, offsetof(struct origin_conf, drain_timeout), "30s", 0,
+     CONF_HOUR, NULL, true, "On SIGTERM, time in-flight requests get before connections close."},
+    CONF_HTTP_KEYS(struct origin_conf, http),
+};
+/* clang-format on */
+
+static int
+origin_conf_validate(const void *conf, struct conf_err *err)
+{
+    const struct origin_conf *c = conf;
+
+    if (c->data_dir[0] == '\0') {
+        (void)snprintf(err->msg, sizeof(err->msg), "data.dir must not be empty");
+        return ERR_CONF;
+    }
+    if (c->ladder[0] == '\0') {
+        (void)snprintf(err->msg, sizeof(err->msg),
+                       "ladder must be none, default, or the path of a ladder file");
+        return ERR_CONF;
+    }
+    if (strcmp(c->http_listen, c->rtmp_listen) == 0) {
+        (void)snprintf(err->msg, sizeof(err->msg),
+                       "http.listen and rtmp.listen must differ (both are %s)", c->http_listen);
+        return ERR_CONF;
+    }
+    return conf_http_validate(&c->http, err);
+}
+
+const struct conf_table origin_conf_table = {
+    .binary = "cascade-origin",
+    .keys = origin_conf_keys,
+    .nkeys = ARRAY_SIZE(origin_conf_keys),
+    .size = sizeof(struct origin_conf),
+    .validate = origin_conf_validate,
+};
+
+static const struct cli_opt origin_cli_opts[] = {
+    {"--http", "http.listen", "ADDR:PORT", "HTTP address"},
+    {"--rtmp", "rtmp.listen", "ADDR:PORT", "RTMP ingest address"},
+    {"--data-dir", "data.dir", "DIR", "journals, segments and metadata"},
+    {"--ladder", "ladder", "none|default|FILE", "renditions to encode"},
+    {"--workers", "workers", "N", "HTTP event-loop threads, 0 = one per core"},
+    {"--log-level", "log.level", "LEVEL", "debug, info, warn, error or crit"},
+};
+
+const struct cli_spec origin_cli_spec = {
+    .summary = "Cascade origin: RTMP ingest, ladder, CMAF packaging, manifests and the REST API.",
+    .table = &origin_conf_table,
+    .opts = origin_cli_opts,
+    .nopts = ARRAY_SIZE(origin_cli_opts),
+};
+
+void
+origin_conf_httpd(const struct origin_conf *c, struct httpd_conf *h)
+{
+    conf_http_fill(&c->http, "cascade-origin/" CASCADE_VERSION, h);
+}

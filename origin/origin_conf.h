@@ -1,0 +1,41 @@
+/*
+ * origin_conf.h -- the configuration of cascade-origin: its struct, its key
+ * table, its command-line overrides, and the struct httpd_conf it implies.
+ *
+ * A loaded struct origin_conf is a frozen snapshot (conf.h); reload builds
+ * a new one with cli_load() and checks it with conf_reload_check().
+ * conf/origin.conf is exactly `cascade-origin --dump-config`
+ * (tests/unit/test_conf_files.c keeps it honest).
+ *
+ * Not here: applying the snapshot (origin_main.c), the syntax (conf.c).
+ */
+#ifndef CASCADE_ORIGIN_CONF_H
+#define CASCADE_ORIGIN_CONF_H
+
+#include <stdint.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "conf_common.h"
+
+struct httpd_conf;
+
+struct origin_conf {
+    char *http_listen;      /* owned: HTTP (manifests, segments, REST) */
+    char *rtmp_listen;      /* owned: RTMP ingest */
+    int64_t workers;        /* 0 = one per CPU core */
+    char *data_dir;         /* owned; relative to the working directory */
+    char *ladder;           /* owned: "none", "default", or a ladder file's path */
+    int log_level;          /* enum log_level (log.h) */
+    uint64_t drain_timeout; /* ms */
+    struct conf_http http;
+};
+
+extern const struct conf_table origin_conf_table;
+/* The command line: -c, --http, --rtmp, --data-dir, --ladder, ... */
+extern const struct cli_spec origin_cli_spec;
+
+/* The HTTP server's settings for this snapshot (Server: cascade-origin/VERSION). */
+void origin_conf_httpd(const struct origin_conf *c, struct httpd_conf *h);
+
+#endif
