@@ -31,11 +31,14 @@ from cdn import (
 KEY_LOG_LEVEL = "log.level"
 KEY_MAX_HEAD = "http.max_head"
 KEY_HEADER_TIMEOUT = "http.header_timeout"
-METRIC_REQUESTS = "http.requests"  # counter, labelled by status code
-METRIC_HEADER_TIMEOUTS = "http.header_timeouts"  # counter
-METRIC_ACCEPTED = "http.accepted"  # counter, labelled worker="0", "1", ...
+METRIC_REQUESTS = "http.requests"  # counter
+METRIC_ERRORS = "http.errors"  # counter, labelled code="timeout_header", ...
+METRIC_RELOADS = "node.reloads"  # counter, labelled result="ok" or "failed"
+METRIC_WORKER_REQUESTS = "node.worker.requests"  # counter, labelled worker="0", "1", ...
 
 PROGRAMS = {"origin": "cascade-origin", "edge": "cascade-edge"}
+# conf/ ships every key with its default: `PROGRAM --dump-config` prints these files.
+SHIPPED_CONF = {"origin": "origin.conf", "edge": "edge.conf"}
 
 
 @pytest.fixture(params=["origin", "edge"])
@@ -146,24 +149,25 @@ def test_starts_with_overrides_and_a_config_file(cdn, kind):
 
 
 def test_dump_config_matches_the_shipped_example(kind):
-    program = PROGRAMS[kind]
-    shipped = SOURCE_DIR / "conf" / f"{program}.conf"
+    shipped = SOURCE_DIR / "conf" / SHIPPED_CONF[kind]
     assert shipped.is_file(), f"{shipped} is missing: conf/ must ship every key with its default"
 
-    dumped = run_binary(program, "--dump-config")
+    dumped = run_binary(PROGRAMS[kind], "--dump-config")
 
     assert dumped.returncode == 0, dumped.stderr
     assert dumped.stdout == shipped.read_text()
 
 
-def test_every_shipped_config_passes_check_config():
+def test_every_shipped_config_checks_and_dumps_unchanged():
     files = sorted((SOURCE_DIR / "conf").glob("*.conf"))
-    assert files, "conf/ holds no example config"
+    assert {SHIPPED_CONF["origin"], SHIPPED_CONF["edge"]} <= {f.name for f in files}
 
     for path in files:
-        program = "cascade-origin" if "origin" in path.name else "cascade-edge"
-        r = run_binary(program, "-c", path, "--check-config")
-        assert r.returncode == 0, f"{program} --check-config {path.name}: {r.stderr}"
+        program = PROGRAMS["origin" if path.name == SHIPPED_CONF["origin"] else "edge"]
+        checked = run_binary(program, "-c", path, "--check-config")
+        dumped = run_binary(program, "-c", path, "--dump-config")
+        assert checked.returncode == 0, f"{program} --check-config {path.name}: {checked.stderr}"
+        assert dumped.stdout == path.read_text(), f"{path.name} is not what it dumps to"
 
 
 def test_check_config_accepts_a_good_file(cdn, kind):
@@ -275,8 +279,10 @@ def test_reload_under_load_drops_nothing_and_applies_the_change(cdn, kind):
             small = i % 2 == 0
             node.write_conf({KEY_MAX_HEAD: "4K" if small else "64K"})
             node.reload()
+            wait_for(lambda: node.metric(METRIC_RELOADS, result="ok", default=0) == i + 1,
+                     timeout=10, what=f"reload {i + 1} counted")
             want = 431 if small else 200
-            wait_for(lambda: big_request_status() == want, timeout=10, what=f"reload {i + 1}")
+            wait_for(lambda: big_request_status() == want, timeout=10, what=f"reload {i + 1} applied")
         served = [r["ok"] for r in results]
         wait_for(lambda: all(r["ok"] > s + 10 for r, s in zip(results, served)), timeout=10)
     finally:
@@ -295,9 +301,10 @@ def test_reload_refuses_a_bad_file_and_keeps_serving(cdn, kind):
     node.write_conf({"no.such.key": "1"})
     node.reload()
 
+    wait_for(lambda: node.metric(METRIC_RELOADS, result="failed", default=0) == 1, timeout=10)
     node.wait_log(r"no\.such\.key", timeout=10)
     assert node.get("/healthz", headers={"X-Big": "b" * 8000}).status == 200
-    assert node.alive
+    assert node.metric(METRIC_RELOADS, result="ok", default=0) == 0
 
 
 # ---------------------------------------------------------------- SIGTERM drain
@@ -307,20 +314,20 @@ def test_sigterm_drains_and_exits_zero(cdn, kind):
     node = start(cdn, kind)
     idle = node.conn()
     assert idle.request("GET", "/healthz").status == 200
-    # In flight: a request whose body is still arriving when SIGTERM comes.
-    slow = node.conn(timeout=10)
-    slow.send(
-        build_request("POST", "/healthz", {"Content-Length": "10"}) + b"12345"
-    )
+    # In flight: an upload whose body is still arriving when SIGTERM comes.
+    # (Neither binary has a slow response to wait on yet; when the edge
+    # proxies, a slow cdn.upstream() gives one.)
+    upload = node.conn(timeout=10)
+    upload.send(build_request("POST", "/healthz", {"Content-Length": "10"}) + b"12345")
+    assert upload.response().status in (200, 404, 405)
 
     node.terminate()
 
     assert idle.closed_by_peer(timeout=10), "an idle keep-alive connection was not closed"
     wait_for(lambda: refused(node.addr), timeout=10, what="new connections refused")
-    slow.send(b"67890")
-    r = slow.response()
-    assert r.status in (200, 405), r
-    assert r.closes
+    assert not upload.closed_by_peer(timeout=0.5), "the upload in flight was cut off"
+    upload.send(b"67890")
+    assert upload.closed_by_peer(timeout=10), "the finished upload's connection stayed open"
     assert node.wait_exit(15) == 0
 
 
@@ -351,7 +358,7 @@ def trickle(socks, stop):
 
 def test_slowloris_is_contained(cdn, kind):
     node = start(cdn, kind, conf={KEY_HEADER_TIMEOUT: f"{HEADER_TIMEOUT_S}s"})
-    timeouts_before = node.metric(METRIC_HEADER_TIMEOUTS, default=0)
+    timeouts_before = node.metric(METRIC_ERRORS, code="timeout_header", default=0)
     socks, stop, trickler = set(), threading.Event(), None
     try:
         for _ in range(SLOW_CLIENTS):
@@ -394,7 +401,7 @@ def test_slowloris_is_contained(cdn, kind):
         for s in socks:
             s.close()
 
-    assert node.metric(METRIC_HEADER_TIMEOUTS) >= timeouts_before + SLOW_CLIENTS
+    assert node.metric(METRIC_ERRORS, code="timeout_header") >= timeouts_before + SLOW_CLIENTS
     assert node.get("/healthz").status == 200
 
 
@@ -431,9 +438,6 @@ MALFORMED = {
     "two content lengths": (
         b"POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"
     ),
-    "bad chunk size": (
-        b"POST /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n"
-    ),
 }
 
 
@@ -449,6 +453,25 @@ def test_malformed_request_is_400_and_closes(cdn, kind, what):
     assert node.get("/healthz").status == 200
 
 
+def test_bad_chunk_size_closes_and_serves_nothing_behind_it(cdn, kind):
+    node = start(cdn, kind)
+    bad_body = b"zz\r\nab\r\n0\r\n\r\n"
+    smuggled = build_request("GET", "/metrics")
+
+    responses, closed = send_raw(
+        node.addr,
+        build_request("POST", "/healthz", {"Transfer-Encoding": "chunked"}) + bad_body + smuggled,
+    )
+
+    # The handler may answer before it reads the body (then the framing
+    # error is found while discarding it, too late for a 400); either way
+    # the connection closes and the request behind the bad chunk is not served.
+    statuses = [r.status for r in responses]
+    assert statuses in ([400], [200]), f"answered {statuses}"
+    assert closed
+    assert node.metric(METRIC_ERRORS, code="bad_chunk", default=0) == 1
+
+
 # ---------------------------------------------------------------- workers
 
 
@@ -458,6 +481,6 @@ def test_two_workers_share_one_port(cdn, kind):
     statuses = [node.get("/healthz").status for _ in range(64)]
 
     assert statuses == [200] * 64
-    per_worker = [node.metric(METRIC_ACCEPTED, worker=str(w), default=0) for w in (0, 1)]
-    assert all(n > 0 for n in per_worker), f"connections per worker: {per_worker}"
-    assert node.metric(METRIC_ACCEPTED, worker="2", default=0) == 0
+    per_worker = [node.metric(METRIC_WORKER_REQUESTS, worker=str(w), default=0) for w in (0, 1)]
+    assert all(n > 0 for n in per_worker), f"requests per worker: {per_worker}"
+    assert node.metric(METRIC_WORKER_REQUESTS, worker="2", default=0) == 0
