@@ -105,7 +105,7 @@ cli_suggest(const struct cli_spec *spec, const char *arg)
             best = spec->opts[i].name;
         }
     }
-    return best_d <= 3 && best_d * 3 <= n ? best : NULL;
+    return best_d <= 3 && (size_t)best_d * 3 <= n ? best : NULL;
 }
 
 static int
@@ -179,6 +179,7 @@ cli_builtin(struct cli *c, const struct cli_builtin_opt *b, const char *used, co
 {
     switch (b->id) {
     case CLI_OPT_CONFIG:
+        AN(value);
         if (c->conf_path != NULL) {
             cli_errf(err, "%s: the configuration file is already given (%s)", used, c->conf_path);
             return ERR_CONF;
@@ -200,6 +201,7 @@ cli_builtin(struct cli *c, const struct cli_builtin_opt *b, const char *used, co
     case CLI_OPT_DUMP:
         return cli_action_set(c, CLI_DUMP_CONFIG, used, err);
     case CLI_OPT_SET:
+        AN(value);
         return cli_set_any(c, value, err);
     }
     return ERR_CONF;
@@ -357,16 +359,16 @@ cli_help(const struct cli_spec *spec, FILE *out)
         n = cli_help_width(spec->opts[i].name, spec->opts[i].metavar);
         w = n > w ? n : w;
     }
-    fprintf(out, "Usage: %s [-c FILE] [OPTION]...\n%s\n\nOptions:\n", bin, spec->summary);
+    (void)fprintf(out, "Usage: %s [-c FILE] [OPTION]...\n%s\n\nOptions:\n", bin, spec->summary);
     for (i = 0; i < ARRAY_SIZE(cli_builtins); i++) {
         const struct cli_builtin_opt *b = &cli_builtins[i];
 
         (void)snprintf(left, sizeof(left), "  %s%s%s%s%s", b->alias ? b->alias : "  ",
                        b->alias ? ", " : "  ", b->name, b->metavar ? " " : "",
                        b->metavar ? b->metavar : "");
-        fprintf(out, "%-*s  %s\n", (int)w, left, b->help);
+        (void)fprintf(out, "%-*s  %s\n", (int)w, left, b->help);
     }
-    fprintf(out, "\nOverrides (they win over the file, also on reload):\n");
+    (void)fprintf(out, "\nOverrides (they win over the file, also on reload):\n");
     for (i = 0; i < spec->nopts; i++) {
         const struct cli_opt *o = &spec->opts[i];
 
@@ -374,13 +376,13 @@ cli_help(const struct cli_spec *spec, FILE *out)
 
         AN(k);
         (void)snprintf(left, sizeof(left), "      %s %s", o->name, o->metavar);
-        fprintf(out, "%-*s  %s (key %s, default %s)\n", (int)w, left, o->help, o->key,
-                k->def[0] != '\0' ? k->def : "empty");
+        (void)fprintf(out, "%-*s  %s (key %s, default %s)\n", (int)w, left, o->help, o->key,
+                      k->def[0] != '\0' ? k->def : "empty");
     }
-    fprintf(out,
-            "\nEvery configuration key, with its default and help: %s --dump-config\n"
-            "Syntax, units, reload rules and the key list: docs/config.md\n",
-            bin);
+    (void)fprintf(out,
+                  "\nEvery configuration key, with its default and help: %s --dump-config\n"
+                  "Syntax, units, reload rules and the key list: docs/config.md\n",
+                  bin);
 }
 
 int
@@ -392,7 +394,7 @@ cli_start(struct cli *c, const struct cli_spec *spec, int argc, char *const argv
     char *dump;
 
     if (cli_parse(c, spec, argc, argv, &err) != 0) {
-        fprintf(errf, "%s: %s\nTry '%s --help'.\n", t->binary, err.msg, t->binary);
+        (void)fprintf(errf, "%s: %s\nTry '%s --help'.\n", t->binary, err.msg, t->binary);
         cli_free(c);
         return CLI_EXIT_USAGE;
     }
@@ -402,7 +404,7 @@ cli_start(struct cli *c, const struct cli_spec *spec, int argc, char *const argv
         cli_free(c);
         return 0;
     case CLI_VERSION:
-        fprintf(out, "%s %s\n", t->binary, CASCADE_VERSION);
+        (void)fprintf(out, "%s %s\n", t->binary, CASCADE_VERSION);
         cli_free(c);
         return 0;
     case CLI_RUN:
@@ -411,17 +413,17 @@ cli_start(struct cli *c, const struct cli_spec *spec, int argc, char *const argv
         break;
     }
     if (cli_load(c, conf, &err) != 0) {
-        fprintf(errf, "%s\n", err.msg);
+        (void)fprintf(errf, "%s\n", err.msg);
         cli_free(c);
         return CLI_EXIT_USAGE;
     }
     if (c->action == CLI_RUN)
         return CLI_CONTINUE;
     if (c->action == CLI_CHECK_CONFIG) {
-        fprintf(out, "%s: ok\n", c->conf_path != NULL ? c->conf_path : "(defaults)");
+        (void)fprintf(out, "%s: ok\n", c->conf_path != NULL ? c->conf_path : "(defaults)");
     } else {
         dump = conf_dump(t, conf);
-        fputs(dump, out);
+        (void)fputs(dump, out);
         xfree(dump);
     }
     conf_free(t, conf);

@@ -30,6 +30,7 @@
 
 #define CONF_SHOW_MAX 60 /* bytes of a bad value quoted back in a message */
 #define CONF_DIST_MAX 64 /* conf_distance() compares at most this many bytes */
+#define CONF_DNS_MAX 253 /* SPEC: RFC 1035 2.3.4 -- a name's text, without the final dot */
 
 #define CONF_MS_S ((uint64_t)1000)
 #define CONF_MS_M (60 * CONF_MS_S)
@@ -62,6 +63,7 @@ conf_buf_add(struct conf_buf *b, const char *s, size_t n)
         b->p = xrealloc(b->p, cap);
         b->cap = cap;
     }
+    AN(b->p);
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -347,10 +349,13 @@ conf_host_check(const char *h, size_t n)
     }
     if (h[n - 1] == '.') /* a fully qualified name: "example.com." */
         n--;
-    if (n == 0 || n > CONF_HOST_MAX)
+    if (n == 0 || n > CONF_DNS_MAX)
         return "bad host name";
     for (i = 0; i <= n; i++) {
-        char c = i < n ? h[i] : '.';
+        char c = '.'; /* past the end: close the last label */
+
+        if (i < n)
+            c = h[i];
 
         if (c == '.') {
             if (label == 0 || label > 63 || h[i - 1] == '-' || h[i - label] == '-')
@@ -1163,7 +1168,7 @@ conf_load_file(const struct conf_table *t, void *conf, const char *path, struct 
 {
     struct stat st;
     char *buf;
-    size_t len = 0, cap = 64 * 1024;
+    size_t len = 0, cap = 65536;
     ssize_t n;
     int fd, rc;
 

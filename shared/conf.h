@@ -38,10 +38,10 @@
 
 #include "miniobj.h"
 
-#define CONF_LINE_MAX 4096          /* bytes per line, without its LF or CRLF */
-#define CONF_FILE_MAX (1024 * 1024) /* bytes per file */
-#define CONF_ADDR_LIST_MAX 64       /* addresses in one CONF_ADDR_LIST value */
-#define CONF_HOST_MAX 253           /* a DNS name, or an IPv6 literal without brackets */
+#define CONF_LINE_MAX 4096    /* bytes per line, without its LF or CRLF */
+#define CONF_FILE_MAX 1048576 /* bytes per file (1 MiB) */
+#define CONF_ADDR_LIST_MAX 64 /* addresses in one CONF_ADDR_LIST value */
+#define CONF_HOST_MAX 254     /* a host without brackets: a DNS name may end in a dot */
 
 enum conf_type {
     CONF_BOOL = 1,  /* bool: on off yes no true false; dumped as on/off */

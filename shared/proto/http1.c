@@ -135,19 +135,35 @@ http1_min32(uint32_t a, uint32_t b)
     return a < b ? a : b;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* On little-endian machines the lowest flagged byte is always a real hit
+ * (a borrow only runs upward), so its index comes straight from ctz. */
+#define HTTP1_FIRST_HIT(hit) ((uint32_t)__builtin_ctzll(hit) >> 3)
+#endif
+
 /* First index >= i below end whose byte is not field-value (CC_VALUE). */
 static inline uint32_t
 http1_scan_value(const uint8_t *p, uint32_t i, uint32_t end)
 {
-    uint32_t k;
-
     while (end - i >= 8) {
         uint64_t x = http1_load8(p + i);
+        uint64_t hit = HTTP1_HAS_LESS(x, 0x20) | HTTP1_HAS_BYTE(x, 0x7f);
 
-        if ((HTTP1_HAS_LESS(x, 0x20) | HTTP1_HAS_BYTE(x, 0x7f)) != 0) {
+        if (hit != 0) {
+#ifdef HTTP1_FIRST_HIT
+            /* a byte below 0x20 or DEL: a stop unless it is HTAB */
+            i += HTTP1_FIRST_HIT(hit);
+            if (p[i] != '\t')
+                return i;
+            i++;
+            continue;
+#else
+            uint32_t k;
+
             for (k = 0; k < 8; k++)
                 if (!HTTP1_IS(p[i + k], CC_VALUE))
                     return i + k;
+#endif
         }
         i += 8;
     }
@@ -160,20 +176,37 @@ http1_scan_value(const uint8_t *p, uint32_t i, uint32_t end)
 static inline uint32_t
 http1_scan_target(const uint8_t *p, uint32_t i, uint32_t end)
 {
-    uint32_t k;
-
     while (end - i >= 8) {
         uint64_t x = http1_load8(p + i);
+        uint64_t hit = HTTP1_HAS_LESS(x, 0x21) | (x & HTTP1_HIGHS) | HTTP1_HAS_BYTE(x, 0x7f) |
+                       HTTP1_HAS_BYTE(x, '#');
 
-        if ((HTTP1_HAS_LESS(x, 0x21) | (x & HTTP1_HIGHS) | HTTP1_HAS_BYTE(x, 0x7f) |
-             HTTP1_HAS_BYTE(x, '#')) != 0) {
+        if (hit != 0) {
+#ifdef HTTP1_FIRST_HIT
+            return i + HTTP1_FIRST_HIT(hit); /* every flagged byte is a stop */
+#else
+            uint32_t k;
+
             for (k = 0; k < 8; k++)
                 if (!HTTP1_IS(p[i + k], CC_TARGET))
                     return i + k;
+#endif
         }
         i += 8;
     }
     while (i < end && HTTP1_IS(p[i], CC_TARGET))
+        i++;
+    return i;
+}
+
+/* First index >= i below end whose byte is not a tchar; four at a time. */
+static inline uint32_t
+http1_scan_token(const uint8_t *p, uint32_t i, uint32_t end)
+{
+    while (end - i >= 4 && (http1_cc[p[i]] & http1_cc[p[i + 1]] & http1_cc[p[i + 2]] &
+                            http1_cc[p[i + 3]] & CC_TCHAR) != 0)
+        i += 4;
+    while (i < end && HTTP1_IS(p[i], CC_TCHAR))
         i++;
     return i;
 }
@@ -420,8 +453,7 @@ http1_request_line(struct http1_msg *m, struct http1_cur *c)
         c->state = H_METHOD;
         /* fallthrough */
     case H_METHOD:
-        while (i < http1_min32(c->avail, lim) && HTTP1_IS(p[i], CC_TCHAR))
-            i++;
+        i = http1_scan_token(p, i, http1_min32(c->avail, lim));
         rc = http1_stop(m, c, i, lim, HTTP1_E_URI_TOO_LONG);
         if (rc != 0)
             goto out;
@@ -596,8 +628,7 @@ http1_field_line(struct http1_msg *m, struct http1_cur *c)
         c->state = H_NAME;
         /* fallthrough */
     case H_NAME:
-        while (i < bound && HTTP1_IS(p[i], CC_TCHAR))
-            i++;
+        i = http1_scan_token(p, i, bound);
         rc = http1_stop(m, c, i, lim, HTTP1_E_HEAD_TOO_LARGE);
         if (rc != 0)
             goto out;

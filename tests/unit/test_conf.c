@@ -430,7 +430,7 @@ test_addresses_good(void **state)
         "127.0.0.1:1",    "0.0.0.0:65535",      "[::]:80",        "[::ffff:1.2.3.4]:8080",
         "localhost:8080", "a-b_c.example.:443", "EXAMPLE.com:80", "x:9",
     };
-    char host[CONF_HOST_MAX + 1], tiny[4];
+    char host[CONF_HOST_MAX + 1], tiny[4], name[260];
     uint16_t port;
     size_t i;
 
@@ -445,6 +445,18 @@ test_addresses_good(void **state)
     assert_int_equal(8080, port);
     assert_int_equal(ERR_LIMIT, conf_split_addr("origin.example:80", tiny, sizeof(tiny), &port));
     assert_int_equal(ERR_INVAL, conf_split_addr("origin.example", host, sizeof(host), &port));
+
+    /* The longest name: 253 characters in labels of at most 63, then a final dot. */
+    memset(name, 'a', sizeof(name));
+    name[63] = name[127] = name[191] = '.';
+    memcpy(name + 253, ".:80", 5);
+    assert_int_equal(0, conf_split_addr(name, host, sizeof(host), &port));
+    assert_int_equal(254, strlen(host));
+    memcpy(name + 253, "a:80", 5); /* 254 characters */
+    assert_int_equal(ERR_INVAL, conf_split_addr(name, host, sizeof(host), &port));
+    name[63] = 'a'; /* a 127-character label */
+    memcpy(name + 253, ".:80", 5);
+    assert_int_equal(ERR_INVAL, conf_split_addr(name, host, sizeof(host), &port));
     UNIT_END(live);
 }
 
