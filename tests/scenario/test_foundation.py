@@ -35,8 +35,13 @@ METRIC_REQUESTS = "http.requests"  # counter
 METRIC_ERRORS = "http.errors"  # counter, labelled code="timeout_header", ...
 METRIC_RELOADS = "node.reloads"  # counter, labelled result="ok" or "failed"
 METRIC_WORKER_REQUESTS = "node.worker.requests"  # counter, labelled worker="0", "1", ...
+METRIC_WORKERS = "node.workers"  # gauge
 
 PROGRAMS = {"origin": "cascade-origin", "edge": "cascade-edge"}
+# A head of about 12 KiB in fields of 3 KiB: over a max_head of 8K, under
+# the default max_field (8K) and max_line (8K, which max_head may not undercut).
+BIG_HEAD = {f"X-Big-{i}": "b" * 3000 for i in range(4)}
+SMALL_MAX_HEAD, LARGE_MAX_HEAD = "8K", "64K"
 # conf/ ships every key with its default: `PROGRAM --dump-config` prints these files.
 SHIPPED_CONF = {"origin": "origin.conf", "edge": "edge.conf"}
 
@@ -139,10 +144,11 @@ def test_command_line_overrides_reach_the_config():
 
 
 def test_starts_with_overrides_and_a_config_file(cdn, kind):
-    node = start(cdn, kind, conf={KEY_LOG_LEVEL: "debug"}, workers=2)
+    node = start(cdn, kind, conf={KEY_MAX_HEAD: SMALL_MAX_HEAD, "workers": 3}, workers=2)
 
     assert node.get("/healthz").status == 200
-    wait_for(lambda: "lvl=debug" in node.log(), timeout=5, what="a debug line in the log")
+    assert node.get("/healthz", headers=BIG_HEAD).status == 431
+    assert node.metric(METRIC_WORKERS) == 2, "the command line must win over the file"
 
 
 # ---------------------------------------------------------------- config files
@@ -263,21 +269,20 @@ def keepalive_load(node, conns, stop, results):
 
 
 def test_reload_under_load_drops_nothing_and_applies_the_change(cdn, kind):
-    node = start(cdn, kind, conf={KEY_MAX_HEAD: "64K"})
+    node = start(cdn, kind, conf={KEY_MAX_HEAD: LARGE_MAX_HEAD})
     stop = threading.Event()
     results = [{"ok": 0, "bad": 0, "error": None} for _ in range(8)]
     threads = keepalive_load(node, 8, stop, results)
-    big = {"X-Big": "b" * 8000}
 
     def big_request_status():
-        return node.get("/healthz", headers=big).status
+        return node.get("/healthz", headers=BIG_HEAD).status
 
     try:
         wait_for(lambda: all(r["ok"] > 10 for r in results), timeout=10, what="load running")
         assert big_request_status() == 200
         for i in range(6):
             small = i % 2 == 0
-            node.write_conf({KEY_MAX_HEAD: "4K" if small else "64K"})
+            node.write_conf({KEY_MAX_HEAD: SMALL_MAX_HEAD if small else LARGE_MAX_HEAD})
             node.reload()
             wait_for(lambda: node.metric(METRIC_RELOADS, result="ok", default=0) == i + 1,
                      timeout=10, what=f"reload {i + 1} counted")
@@ -296,14 +301,14 @@ def test_reload_under_load_drops_nothing_and_applies_the_change(cdn, kind):
 
 
 def test_reload_refuses_a_bad_file_and_keeps_serving(cdn, kind):
-    node = start(cdn, kind, conf={KEY_MAX_HEAD: "64K"})
+    node = start(cdn, kind, conf={KEY_MAX_HEAD: LARGE_MAX_HEAD})
 
     node.write_conf({"no.such.key": "1"})
     node.reload()
 
     wait_for(lambda: node.metric(METRIC_RELOADS, result="failed", default=0) == 1, timeout=10)
     node.wait_log(r"no\.such\.key", timeout=10)
-    assert node.get("/healthz", headers={"X-Big": "b" * 8000}).status == 200
+    assert node.get("/healthz", headers=BIG_HEAD).status == 200
     assert node.metric(METRIC_RELOADS, result="ok", default=0) == 0
 
 
@@ -406,9 +411,9 @@ def test_slowloris_is_contained(cdn, kind):
 
 
 def test_oversize_head_is_431_with_a_json_error(cdn, kind):
-    node = start(cdn, kind, conf={KEY_MAX_HEAD: "4K"})
+    node = start(cdn, kind, conf={KEY_MAX_HEAD: SMALL_MAX_HEAD})
 
-    r = node.get("/healthz", headers={"X-Big": "b" * 6000})
+    r = node.get("/healthz", headers=BIG_HEAD)
     many, closed = send_raw(
         node.addr,
         build_request("GET", "/healthz", [(f"X-{i}", "v") for i in range(500)]),
