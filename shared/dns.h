@@ -67,7 +67,8 @@ struct dns_answer {
     /*
      * 0 when the last resolution succeeded, else its error: ERR_NOTFOUND
      * (NXDOMAIN, or no A/AAAA record), ERR_TIMEOUT (no server answered),
-     * ERR_UPSTREAM (SERVFAIL, REFUSED, a malformed answer, a fault).
+     * ERR_UPSTREAM (SERVFAIL, REFUSED, a malformed answer), ERR_FAULT
+     * (the fault point dns.resolve, test builds).
      */
     int err;
     bool stale;       /* err != 0 and addrs are the last good set */
@@ -95,7 +96,8 @@ int dns_new(struct event_base *base, const struct dns_conf *conf, struct dns **o
 
 /*
  * Cancels what is in flight and releases every event on the loop. All
- * watches must have been freed before (asserted). *pd becomes NULL.
+ * watches must have been freed before (asserted), and it must not be
+ * called from inside a watch callback. *pd becomes NULL.
  */
 void dns_free(struct dns **pd);
 
