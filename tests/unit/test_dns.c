@@ -716,7 +716,9 @@ dq_write_hosts(const char *path, const char *ip)
     assert_int_equal(0, fclose(f));
 }
 
-static pid_t dq_pid = -1; /* the running dnsmasq, killed by dq_teardown() whatever happens */
+/* The running dnsmasq and its directory: dq_teardown() removes both, whatever happened. */
+static pid_t dq_pid = -1;
+static char dq_dir[64];
 
 /* A loopback port free for both UDP and TCP (dnsmasq listens on both). */
 static uint16_t
@@ -792,8 +794,20 @@ dq_stop(void)
 static int
 dq_teardown(void **state)
 {
+    static const char *const files[] = {"hosts", "pid", "log"};
+    char path[128];
+    size_t i;
+
     (void)state;
     dq_stop();
+    if (dq_dir[0] != '\0') {
+        for (i = 0; i < ARRAY_SIZE(files); i++) {
+            snprintf(path, sizeof(path), "%s/%s", dq_dir, files[i]);
+            unlink(path);
+        }
+        rmdir(dq_dir);
+        dq_dir[0] = '\0';
+    }
     return 0;
 }
 
@@ -801,7 +815,7 @@ static void
 test_dns_against_dnsmasq(void **state)
 {
     int64_t live = mem_live();
-    char dir[] = "/tmp/cascade-dns-XXXXXX", hosts[300], servers[64];
+    char hosts[128], servers[64];
     struct rec r = {0};
     struct dns_watch *w = NULL;
     struct dns_conf c;
@@ -815,11 +829,12 @@ test_dns_against_dnsmasq(void **state)
         skip();
     }
     fake_start(); /* only for its event base; dns.c talks to dnsmasq */
-    assert_non_null(mkdtemp(dir));
-    snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
+    snprintf(dq_dir, sizeof(dq_dir), "/tmp/cascade-dns-XXXXXX");
+    assert_non_null(mkdtemp(dq_dir));
+    snprintf(hosts, sizeof(hosts), "%s/hosts", dq_dir);
     dq_write_hosts(hosts, "127.0.0.2");
     port = dq_free_port();
-    dq_start(dir, port);
+    dq_start(dq_dir, port);
     t_start = ht_now_ms();
 
     dns_conf_defaults(&c);
@@ -858,12 +873,6 @@ test_dns_against_dnsmasq(void **state)
 
     dns_watch_free(&w);
     dns_free(&d);
-    unlink(hosts);
-    snprintf(hosts, sizeof(hosts), "%s/pid", dir);
-    unlink(hosts);
-    snprintf(hosts, sizeof(hosts), "%s/log", dir);
-    unlink(hosts);
-    assert_int_equal(0, rmdir(dir));
     fake_stop(live);
 }
 
