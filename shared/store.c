@@ -511,6 +511,7 @@ int
 store_open(const struct store_conf *c, struct store **ps)
 {
     pthread_condattr_t cattr;
+    char dirbuf[256];
     struct store *s;
     int rc;
 
@@ -554,8 +555,8 @@ store_open(const struct store_conf *c, struct store **ps)
     if (rc != 0)
         goto out_free;
     LOG(LOG_INFO, "store", "opened", "conn=0 dir=%s map_bytes=%llu used_bytes=%llu objects=%llu",
-        s->conf.dir, (unsigned long long)s->map_size,
-        (unsigned long long)atomic_load(&s->used_bytes),
+        log_sanitize(dirbuf, sizeof(dirbuf), s->conf.dir, strlen(s->conf.dir)),
+        (unsigned long long)s->map_size, (unsigned long long)atomic_load(&s->used_bytes),
         (unsigned long long)atomic_load(&s->objects));
     *ps = s;
     return 0;
