@@ -291,7 +291,7 @@ store_hit_start(struct store_loop *sl, struct store_hit *h)
     if (sl->nhits++ == 0) {
         p = store_reap_period_ms(s);
         tv.tv_sec = p / 1000;
-        tv.tv_usec = (p % 1000) * 1000;
+        tv.tv_usec = (long)(p % 1000) * 1000;
         AZ(evtimer_add(sl->reap_ev, &tv));
     }
     atomic_fetch_add(&s->readers, 1);
@@ -572,7 +572,7 @@ store_loop_reap_cb(evutil_socket_t fd, short what, void *arg)
     if (sl->nhits > 0 && !evtimer_pending(sl->reap_ev, NULL)) {
         p = store_reap_period_ms(sl->s);
         tv.tv_sec = p / 1000;
-        tv.tv_usec = (p % 1000) * 1000;
+        tv.tv_usec = (long)(p % 1000) * 1000;
         AZ(evtimer_add(sl->reap_ev, &tv));
     }
 }
