@@ -889,6 +889,8 @@ pkg_push_video(struct pkg *p, const struct pkg_frame *f, int64_t ms)
         if (!v->shift_set || pts < dts - shift)
             pts = v->shift_set ? dts - shift : dts;
     }
+    if (v->has_held && dts <= v->held.dts)
+        return ERR_PROTO; /* behind a frame moved forward by the clamp above */
     cut = f->key && v->seg_open && dts - v->seg_t >= target - target / PKG_CUT_SLACK_DIV;
     if (!cut && v->seg_open && v->seg_bytes + f->len > p->max_segment)
         return ERR_LIMIT;
