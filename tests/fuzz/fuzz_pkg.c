@@ -50,6 +50,14 @@ struct fz_state {
     uint32_t end_ts[PKG_TRACKS];
 };
 
+/* Every failure is one of the documented codes. */
+static void
+fz_rc(int rc)
+{
+    assert(rc == 0 || rc == ERR_PROTO || rc == ERR_MEDIA || rc == ERR_LIMIT || rc == ERR_INVAL ||
+           rc == ERR_EXISTS);
+}
+
 static uint8_t
 fz_byte(struct fz_state *s)
 {
@@ -113,7 +121,7 @@ fz_push_video(struct pkg *p, struct fz_state *s)
     }
     f.data = buf;
     f.len = len;
-    (void)pkg_push(p, PKG_VIDEO, &f);
+    fz_rc(pkg_push(p, PKG_VIDEO, &f));
 }
 
 static void
@@ -131,7 +139,7 @@ fz_push_audio(struct pkg *p, struct fz_state *s)
         buf[0] = 0xff; /* looks like ADTS */
     f.data = buf;
     f.len = n;
-    (void)pkg_push(p, PKG_AUDIO, &f);
+    fz_rc(pkg_push(p, PKG_AUDIO, &f));
 }
 
 static void
@@ -153,26 +161,26 @@ fz_config(struct pkg *p, struct fz_state *s, unsigned op)
             vc.record_len = b % sizeof(rec);
         vc.width = (a & 0x10) ? b : 0;
         vc.height = (a & 0x10) ? a : 0;
-        (void)pkg_config_video(p, &vc, flags);
+        fz_rc(pkg_config_video(p, &vc, flags));
         break;
     case 5: /* raw bytes */
         len = b <= s->len - s->pos ? b : s->len - s->pos;
         vc.record = s->p + s->pos;
         vc.record_len = len;
         s->pos += len;
-        (void)pkg_config_video(p, &vc, flags);
+        fz_rc(pkg_config_video(p, &vc, flags));
         break;
     case 6:
         ac.asc = fz_ascs[(a & 0x3f) % ARRAY_SIZE(fz_ascs)];
         ac.asc_len = sizeof(fz_ascs[0]);
-        (void)pkg_config_audio(p, &ac, flags);
+        fz_rc(pkg_config_audio(p, &ac, flags));
         break;
     default:
         len = b <= s->len - s->pos ? b : s->len - s->pos;
         ac.asc = s->p + s->pos;
         ac.asc_len = len;
         s->pos += len;
-        (void)pkg_config_audio(p, &ac, flags);
+        fz_rc(pkg_config_audio(p, &ac, flags));
         break;
     }
 }
@@ -209,7 +217,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fz_push_audio(p, &s);
             break;
         case 8:
-            (void)pkg_flush(p);
+            fz_rc(pkg_flush(p));
             break;
         case 9:
             if (pkg_set_offset(p, (int64_t)fz_byte(&s) * 1000 - 20000) == 0) {
@@ -223,7 +231,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         pkg_check(p);
     }
-    (void)pkg_flush(p);
+    fz_rc(pkg_flush(p));
     pkg_check(p);
     pkg_free(&p);
     assert(mem_live() == live);

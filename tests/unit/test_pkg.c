@@ -322,7 +322,7 @@ test_segments_follow_gops(void **state)
 {
     int64_t live = mem_live();
     struct outs os = {0};
-    size_t vi[64], ai[64], inits[4], nv, na, i;
+    size_t vi[64] = {0}, ai[64] = {0}, inits[4], nv, na, i;
     const struct pkg_out *o;
 
     (void)state;
@@ -489,7 +489,7 @@ test_reconnect_continues_timeline(void **state)
     struct pkg_params pp = {.stream = "test"};
     struct outs os = {0};
     struct pkg *p;
-    size_t half = frame_at(&in360, 3000), inits[4], segs[64], n, i;
+    size_t half = frame_at(&in360, 3000), inits[4], segs[64] = {0}, n, i;
     int64_t end;
     char path[256];
 
@@ -589,7 +589,7 @@ test_config_change(void **state)
     assert_int_equal(0, timeline_gaps(&os, PKG_AUDIO, 0));
     /* the audio is cut on the AAC frame nearest to where gen 1 starts */
     {
-        size_t ai[64], na = outs_select(&os, PKG_OUT_SEGMENT, PKG_AUDIO, ai, 64), k;
+        size_t ai[64] = {0}, na = outs_select(&os, PKG_OUT_SEGMENT, PKG_AUDIO, ai, 64), k;
         int found = 0;
 
         for (k = 1; k < na; k++) {
@@ -711,7 +711,7 @@ test_drop_until_keyframe(void **state)
     struct outs os = {0};
     struct pkg *p;
     struct pkg_stats st;
-    size_t from = frame_at(&in360, 1000), key = frame_at(&in360, 2000), idx[8];
+    size_t from = frame_at(&in360, 1000), key = frame_at(&in360, 2000), idx[8] = {0};
 
     (void)state;
     assert_int_equal(0, pkg_new(&p, &pp, outs_cb, &os));
@@ -736,7 +736,7 @@ test_audio_only(void **state)
     struct pkg_audio_cfg ac = {.codec = PKG_CODEC_AAC, .asc = in360.asc, .asc_len = in360.asc_len};
     struct outs os = {0};
     struct pkg *p;
-    size_t idx[16], n, i;
+    size_t idx[16] = {0}, n, i;
     char path[256];
 
     (void)state;
@@ -767,7 +767,7 @@ test_video_stalled(void **state)
     struct pkg_params pp = {.stream = "test"};
     struct outs os = {0};
     struct pkg *p;
-    size_t idx[16], n, i, before;
+    size_t idx[16] = {0}, n, i, before;
 
     (void)state;
     assert_int_equal(0, pkg_new(&p, &pp, outs_cb, &os));
