@@ -202,6 +202,49 @@ void pkg_check(const struct pkg *p);
 void pkg_global_init(void);
 
 /*
+ * Repackaging a fragmented MP4 byte stream with one H.264 or AAC track (a
+ * transcoder rendition arriving over a pipe) into the same outputs: one
+ * init segment, then one media segment per input fragment (moof + mdat),
+ * re-timed and re-muxed exactly like the passthrough (styp, tfdt = t, one
+ * fragment per segment). Times keep the input track's timescale plus
+ * `offset` ticks (a restarted transcoder continues the timeline), and t
+ * is the first sample's decode time shifted by its composition offset,
+ * as in pkg_push(). A video fragment that does not start with a keyframe,
+ * or starts back in time, is dropped (counted in `dropped`).
+ *
+ * Bytes may be fed in any pieces. The demuxer (libavformat's mov, over a
+ * read-only AVIOContext on a queue) only runs once a whole fragment is
+ * queued, so it never waits for input. Framing errors (a box of size 0 or
+ * too big, a second moov, mdat without moof, two tracks) fail the reader:
+ * the caller starts a new one on the next transcoder run.
+ */
+struct pkg_fmp4;
+
+struct pkg_fmp4_params {
+    enum pkg_track track; /* the kind of the stream's only track */
+    int64_t offset;       /* ticks of the input's timescale added to every time, >= 0 */
+    uint32_t max_box;     /* largest top-level box, also the segment cap; 0 = 64 MiB */
+    const char *stream;   /* borrowed for pkg_fmp4_new() only */
+};
+
+int pkg_fmp4_new(struct pkg_fmp4 **pp, const struct pkg_fmp4_params *params, pkg_out_cb *cb,
+                 void *cb_arg) WARN_UNUSED;
+/*
+ * Feeds bytes; outputs are emitted from inside. 0; ERR_PROTO or ERR_LIMIT
+ * for broken framing, ERR_MEDIA for a stream that does not demux or is not
+ * one H.264/AAC track (all three fail the reader for good); the callback's
+ * error.
+ */
+int pkg_fmp4_feed(struct pkg_fmp4 *f, const uint8_t *p, size_t len) WARN_UNUSED;
+/* End of input: ERR_PROTO when it stopped inside a box or fragment. */
+int pkg_fmp4_end(struct pkg_fmp4 *f) WARN_UNUSED;
+void pkg_fmp4_info(const struct pkg_fmp4 *f, struct pkg_rep_info *out);
+void pkg_fmp4_stats(const struct pkg_fmp4 *f, struct pkg_stats *out);
+/* End of the last segment emitted (ticks); 0 before the first. */
+int64_t pkg_fmp4_end_time(const struct pkg_fmp4 *f);
+void pkg_fmp4_free(struct pkg_fmp4 **pp);
+
+/*
  * Keyframe index of a media file for VOD chunking (libavformat reads
  * packets; nothing is decoded). Times are the first video stream's
  * presentation times in its own time base (tb_num/tb_den).

@@ -897,6 +897,225 @@ test_index_file(void **state)
     UNIT_END(live);
 }
 
+/* Top-level boxes of type `type` in a file. */
+static size_t
+count_boxes(const uint8_t *p, size_t len, const char *type)
+{
+    size_t pos = 0, n = 0, size;
+
+    while (len - pos >= 8) {
+        size =
+            (size_t)p[pos] << 24 | (size_t)p[pos + 1] << 16 | (size_t)p[pos + 2] << 8 | p[pos + 3];
+        assert_true(size >= 8 && size <= len - pos);
+        n += memcmp(p + pos + 4, type, 4) == 0;
+        pos += size;
+    }
+    return n;
+}
+
+static uint8_t *
+read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf;
+    long n;
+
+    assert_non_null(f);
+    assert_int_equal(0, fseek(f, 0, SEEK_END));
+    n = ftell(f);
+    assert_true(n > 0);
+    assert_int_equal(0, fseek(f, 0, SEEK_SET));
+    buf = xmalloc((size_t)n);
+    assert_int_equal(n, fread(buf, 1, (size_t)n, f));
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Feeds a whole file in pieces of `chunk` bytes (0: at once) and ends it. */
+static void
+fmp4_run(const uint8_t *p, size_t len, size_t chunk, const struct pkg_fmp4_params *fp,
+         struct outs *os)
+{
+    struct pkg_fmp4 *f;
+    size_t pos, n;
+
+    assert_int_equal(0, pkg_fmp4_new(&f, fp, outs_cb, os));
+    for (pos = 0; pos < len; pos += n) {
+        n = chunk == 0 || len - pos < chunk ? len - pos : chunk;
+        assert_int_equal(0, pkg_fmp4_feed(f, p + pos, n));
+    }
+    assert_int_equal(0, pkg_fmp4_end(f));
+    pkg_fmp4_free(&f);
+    assert_null(f);
+}
+
+/*
+ * A transcoder's fragmented MP4 (ffmpeg, one track per pipe) comes out as
+ * the same kind of init + segments, one per input fragment, in whatever
+ * pieces it arrives, identical bytes either way.
+ */
+static void
+test_fmp4_repackage(void **state)
+{
+    int64_t live = mem_live();
+    struct pkg_fmp4_params vp = {.track = PKG_VIDEO, .stream = "test"};
+    struct pkg_fmp4_params ap = {.track = PKG_AUDIO, .stream = "test"};
+    struct outs a = {0}, b = {0}, c = {0}, au = {0};
+    char cmd[1024], vpath[256], apath[256], path[256];
+    uint8_t *vbuf, *abuf;
+    size_t vlen, alen, nfrag, idx[64] = {0}, n, i;
+    struct pkg_rep_info ri;
+
+    (void)state;
+    snprintf(vpath, sizeof(vpath), "%s/rung-v.mp4", tmpdir);
+    snprintf(apath, sizeof(apath), "%s/rung-a.mp4", tmpdir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -hide_banner -loglevel error -y -i %s/in.flv "
+             "-map 0:v -c:v libx264 -s 320x180 -g 60 -keyint_min 60 -sc_threshold 0 "
+             "-video_track_timescale 90000 -movflags +frag_keyframe+empty_moov+default_base_moof "
+             "-f mp4 %s -map 0:a -c:a aac -frag_duration 2000000 "
+             "-movflags +empty_moov+default_base_moof -f mp4 %s",
+             tmpdir, vpath, apath);
+    assert_int_equal(0, system(cmd));
+    vbuf = read_file(vpath, &vlen);
+    abuf = read_file(apath, &alen);
+    nfrag = count_boxes(vbuf, vlen, "moof");
+    assert_true(nfrag >= 3);
+
+    fmp4_run(vbuf, vlen, 0, &vp, &a);
+    fmp4_run(vbuf, vlen, 777, &vp, &b);
+    assert_int_equal(a.n, b.n);
+    for (i = 0; i < a.n; i++)
+        assert_memory_equal(a.r[i].sha, b.r[i].sha, 32);
+    assert_int_equal(1, outs_select(&a, PKG_OUT_INIT, PKG_VIDEO, idx, 64));
+    n = outs_select(&a, PKG_OUT_SEGMENT, PKG_VIDEO, idx, 64);
+    assert_int_equal(nfrag, n);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(90000, a.r[idx[i]].o.timescale);
+        assert_int_equal(1, a.r[idx[i]].o.sap_type);
+        assert_int_equal(a.r[idx[i]].o.t, a.r[idx[i]].o.ept);
+        if (i + 1 < n) {
+            assert_int_equal(180000, a.r[idx[i]].o.d);
+            assert_int_equal(a.r[idx[i]].o.t + a.r[idx[i]].o.d, a.r[idx[i + 1]].o.t);
+        }
+    }
+    write_track(&a, PKG_VIDEO, 0, "rung-v-out.mp4", path, sizeof(path));
+    assert_int_equal(decode_frames(vpath), decode_frames(path));
+
+    /* an offset moves every t and nothing else in the names */
+    vp.offset = 900000;
+    fmp4_run(vbuf, vlen, 4096, &vp, &c);
+    assert_int_equal(a.n, c.n);
+    for (i = 0; i < n; i++)
+        assert_int_equal(a.r[idx[i]].o.t + 900000, c.r[idx[i]].o.t);
+
+    /* without default-base-is-moof: data offsets count from the start of the stream */
+    {
+        struct outs d = {0};
+        uint8_t *dbuf;
+        size_t dlen;
+
+        snprintf(path, sizeof(path), "%s/rung-v-abs.mp4", tmpdir);
+        snprintf(cmd, sizeof(cmd),
+                 "ffmpeg -nostdin -hide_banner -loglevel error -y -i %s -c copy "
+                 "-movflags +frag_keyframe+empty_moov -f mp4 %s",
+                 vpath, path);
+        assert_int_equal(0, system(cmd));
+        dbuf = read_file(path, &dlen);
+        assert_int_equal(0, count_boxes(dbuf, dlen, "sidx"));
+        vp.offset = 0;
+        fmp4_run(dbuf, dlen, 333, &vp, &d);
+        assert_int_equal(a.n, d.n);
+        for (i = 0; i < n; i++) {
+            assert_int_equal(a.r[idx[i]].o.t, d.r[idx[i]].o.t);
+            assert_int_equal(a.r[idx[i]].o.d, d.r[idx[i]].o.d);
+        }
+        xfree(dbuf);
+        outs_free(&d);
+    }
+
+    fmp4_run(abuf, alen, 1000, &ap, &au);
+    n = outs_select(&au, PKG_OUT_SEGMENT, PKG_AUDIO, idx, 64);
+    assert_int_equal(count_boxes(abuf, alen, "moof"), n);
+    assert_int_equal(0, timeline_gaps(&au, PKG_AUDIO, 0));
+    write_track(&au, PKG_AUDIO, 0, "rung-a-out.mp4", path, sizeof(path));
+    assert_int_equal(decode_frames(apath), decode_frames(path));
+    {
+        struct pkg_fmp4 *f;
+
+        assert_int_equal(0, pkg_fmp4_new(&f, &ap, outs_cb, &au));
+        assert_int_equal(0, pkg_fmp4_feed(f, abuf, alen));
+        pkg_fmp4_info(f, &ri);
+        assert_string_equal("mp4a.40.2", ri.codecs);
+        assert_int_equal(44100, ri.timescale);
+        assert_true(pkg_fmp4_end_time(f) > 0);
+        pkg_fmp4_free(&f);
+    }
+    xfree(vbuf);
+    xfree(abuf);
+    outs_free(&a);
+    outs_free(&b);
+    outs_free(&c);
+    outs_free(&au);
+    UNIT_END(live);
+}
+
+/* Broken byte streams fail the reader with a clear error. */
+static void
+test_fmp4_bad_input(void **state)
+{
+    int64_t live = mem_live();
+    struct pkg_fmp4_params vp = {.track = PKG_VIDEO, .stream = "test"};
+    struct pkg_fmp4_params ap = {.track = PKG_AUDIO, .stream = "test"};
+    struct outs os = {0};
+    struct pkg_fmp4 *f;
+    char cmd[768], path[256];
+    uint8_t *buf, zero[8] = {0, 0, 0, 0, 'f', 'r', 'e', 'e'};
+    size_t len;
+
+    (void)state;
+    assert_int_equal(ERR_INVAL,
+                     pkg_fmp4_new(&f, &(struct pkg_fmp4_params){.track = 9}, outs_cb, &os));
+    /* a box of size 0 ("to the end of the file") has no end on a pipe */
+    assert_int_equal(0, pkg_fmp4_new(&f, &vp, outs_cb, &os));
+    assert_int_equal(ERR_PROTO, pkg_fmp4_feed(f, zero, sizeof(zero)));
+    assert_int_equal(ERR_MEDIA, pkg_fmp4_feed(f, zero, sizeof(zero))); /* failed for good */
+    pkg_fmp4_free(&f);
+
+    /* a plain (not fragmented) MP4: mdat without moof */
+    snprintf(path, sizeof(path), "%s/plain.mp4", tmpdir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -hide_banner -loglevel error -y -i %s/in.flv -t 1 -c copy "
+             "-movflags +faststart -f mp4 %s",
+             tmpdir, path);
+    assert_int_equal(0, system(cmd));
+    buf = read_file(path, &len);
+    assert_int_equal(0, pkg_fmp4_new(&f, &vp, outs_cb, &os));
+    assert_int_equal(ERR_PROTO, pkg_fmp4_feed(f, buf, len));
+    pkg_fmp4_free(&f);
+    xfree(buf);
+
+    /* the video rendition fed as audio; then a stream cut short */
+    snprintf(path, sizeof(path), "%s/rung-v.mp4", tmpdir);
+    buf = read_file(path, &len);
+    assert_int_equal(0, pkg_fmp4_new(&f, &ap, outs_cb, &os));
+    assert_int_equal(ERR_MEDIA, pkg_fmp4_feed(f, buf, len));
+    pkg_fmp4_free(&f);
+    assert_int_equal(0, pkg_fmp4_new(&f, &vp, outs_cb, &os));
+    assert_int_equal(0, pkg_fmp4_feed(f, buf, len - 100));
+    assert_int_equal(ERR_PROTO, pkg_fmp4_end(f));
+    pkg_fmp4_free(&f);
+    /* a box bigger than allowed */
+    vp.max_box = 1000;
+    assert_int_equal(0, pkg_fmp4_new(&f, &vp, outs_cb, &os));
+    assert_int_equal(ERR_LIMIT, pkg_fmp4_feed(f, buf, len));
+    pkg_fmp4_free(&f);
+    xfree(buf);
+    outs_free(&os);
+    UNIT_END(live);
+}
+
 static void
 hex_decode(const char *hex, uint8_t *out, size_t *len)
 {
@@ -1053,6 +1272,8 @@ main(void)
         cmocka_unit_test(test_callback_error),
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_index_file),
+        cmocka_unit_test(test_fmp4_repackage),
+        cmocka_unit_test(test_fmp4_bad_input),
         cmocka_unit_test(test_cfg_sps),
         cmocka_unit_test(test_cfg_aac),
         cmocka_unit_test(test_cfg_avcc_scan),
