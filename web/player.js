@@ -101,7 +101,7 @@ function notice(text) {
 
 function start(source, params) {
     $('watch').hidden = false;
-    $('title').textContent = source.kind === 'src' ? source.url : source.id;
+    $('title').textContent = source.id;
     document.title = `${source.id} · Cascade`;
     const video = $('video');
     const sid = newSessionId();

@@ -128,7 +128,7 @@ export class Stats {
             `${s.live ? 'live' : 'vod'} ${s.id}`,
             `rendition  ${r ? `${r.id} ${r.height}p ${kbps(r.bitrate)}` : '-'}`,
             `buffer     ${fmt(s.bufferS, 's')}`,
-            `throughput ${s.throughputKbps === null ? '-' : `${s.throughputKbps} kbit/s`}`,
+            `throughput ${rate(s.throughputKbps)}`,
         ];
         if (s.live) lines.push(`latency    ${fmt(s.latencyS, 's')} (target ${fmt(s.targetLatencyS, 's')})`);
         lines.push(`stalls     ${s.stallCount}${s.stallCount ? ` (${(s.stallMs / 1000).toFixed(1)} s)` : ''}`);
@@ -156,6 +156,11 @@ function round(x, digits) {
 
 function fmt(x, unit) {
     return x === null ? '-' : `${x.toFixed(1)} ${unit}`;
+}
+
+function rate(kbit) {
+    if (kbit === null) return '-';
+    return kbit >= 10000 ? `${(kbit / 1000).toFixed(1)} Mbit/s` : `${kbit} kbit/s`;
 }
 
 function kbps(bps) {
