@@ -58,7 +58,7 @@ export function playerSettings({ sid, cid, timeUrl }) {
     return {
         debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING },
         streaming: {
-            delay: { liveDelayFragmentCount: 3, useSuggestedPresentationDelay: true },
+            delay: { liveDelayFragmentCount: 4, useSuggestedPresentationDelay: true },
             liveCatchup: {
                 enabled: true,
                 maxDrift: 0,

@@ -4,13 +4,17 @@
  * (key s) that shows them.
  *
  * A stall is a `waiting` event after playback has started that is not caused by a seek
- * or a pause; it lasts until the next `playing`. Stalls are counted from the video
- * element itself, not from dash.js, so a player bug cannot hide one.
+ * or a pause and that lasts STALL_MIN_MS or more, until the next `playing`. Stalls are
+ * counted from the video element itself, not from dash.js, so a player bug cannot hide
+ * one. Shorter waits (Chromium fires a few of a millisecond or so even with seconds of
+ * buffer ahead, e.g. around buffer pruning) are kept apart as hiccups: no viewer sees
+ * a wait shorter than three frames.
  *
  * Not here: the player settings (player.js), keyboard handling (keys.js).
  */
 
 const OVERLAY_REFRESH_MS = 500;
+export const STALL_MIN_MS = 100;
 
 export class Stats {
     constructor(player, video, el, info) {
@@ -21,7 +25,7 @@ export class Stats {
         this.t0 = performance.now(); /* the page asked for the manifest */
         this.startupMs = null;
         this.started = false;
-        this.stalls = [];            /* { at, ms } with at in ms since t0; ms null while on */
+        this.stalls = [];            /* { at, ms, time, buffered }; at: ms since t0; ms null while on */
         this.switches = [];          /* { at, id, bitrate, height } rendered video qualities */
         this.errors = [];
         this.timer = null;
@@ -48,7 +52,8 @@ export class Stats {
             if (!this.started || v.seeking || this.seeking || v.paused || v.ended) return;
             const s = this.stalls[this.stalls.length - 1];
             if (s && s.ms === null) return;
-            this.stalls.push({ at: Math.round(this.now()), ms: null });
+            this.stalls.push({ at: Math.round(this.now()), ms: null, time: round(v.currentTime, 3),
+                buffered: ranges(v.buffered) });
         });
         v.addEventListener('seeking', () => { this.seeking = true; });
         v.addEventListener('seeked', () => { this.seeking = false; });
@@ -74,8 +79,9 @@ export class Stats {
         const latency = live ? safe(() => p.getCurrentLiveLatency()) : null;
         const q = safe(() => this.video.getVideoPlaybackQuality());
         const now = this.now();
-        const stalls = this.stalls.map((s) => ({ at: s.at, ms: s.ms === null ? Math.round(now - s.at) : s.ms,
+        const waits = this.stalls.map((s) => ({ ...s, ms: s.ms === null ? Math.round(now - s.at) : s.ms,
             open: s.ms === null }));
+        const stalls = waits.filter((s) => s.ms >= STALL_MIN_MS);
         return {
             kind: this.info.kind,
             id: this.info.id,
@@ -99,6 +105,7 @@ export class Stats {
             stallCount: stalls.length,
             stallMs: stalls.reduce((a, s) => a + s.ms, 0),
             stalls,
+            hiccups: waits.length - stalls.length,
             switches: this.switches.slice(),
             droppedFrames: q ? q.droppedVideoFrames : null,
             beacons: this.info.beacons ? this.info.beacons() : 0,
@@ -137,6 +144,13 @@ export class Stats {
         lines.push(`session    ${s.sid.slice(0, 8)}`);
         this.el.textContent = lines.join('\n');
     }
+}
+
+/* A TimeRanges as [[start, end], ...], rounded to ms. */
+function ranges(tr) {
+    const out = [];
+    for (let i = 0; tr && i < tr.length; i++) out.push([round(tr.start(i), 3), round(tr.end(i), 3)]);
+    return out;
 }
 
 function safe(fn) {

@@ -34,6 +34,7 @@ await scenario(async (b, { url, opts }) => {
         targetLatencyS: last.targetLatencyS,
         buffer: summarize(samples.map((s) => s.bufferS)),
         stallCount: last.stallCount,
+        hiccups: last.hiccups,
         stalls: last.stalls,
         renditions: last.renditions,
         switches: last.switches,

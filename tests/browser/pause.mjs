@@ -40,6 +40,7 @@ await scenario(async (b, { url, opts }) => {
         playing: last.playing,
         stallsAfterResume: last.stalls.filter((s) => s.at >= resumedAt),
         stallCount: last.stallCount,
+        hiccups: last.hiccups,
         beacons: beforeResume.beacons,
         pauseRequests: reqSummary.cmcd,
         latencyS: last.latencyS,

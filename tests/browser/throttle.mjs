@@ -39,6 +39,7 @@ await scenario(async (b, { url, opts }) => {
         switches: last.switches.map((w) => ({ ...w, rel: rel(w.at) })),
         stalls: last.stalls.map((s) => ({ ...s, rel: rel(s.at) })),
         stallCount: last.stallCount,
+        hiccups: last.hiccups,
         tailPlayedS: Math.round((tail[tail.length - 1].currentTime - tail[0].currentTime) * 1000) / 1000,
         tailWallS: (tail[tail.length - 1].t - tail[0].t) / 1000,
         playing: last.playing,

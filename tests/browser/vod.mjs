@@ -29,6 +29,7 @@ await scenario(async (b, { url, opts }) => {
         currentTime: s.currentTime,
         wallS: Math.round((Date.now() - t0) / 100) / 10,
         stallCount: s.stallCount,
+        hiccups: s.hiccups,
         stalls: s.stalls,
         switches: s.switches,
         playerErrors: s.errors,

@@ -95,7 +95,8 @@ def test_live_through_the_edge_plays_30s_with_no_stall(edge, tmp_path):
     assert r["stallCount"] == 0, r["stalls"]
     assert r["played"] >= 28, r
     assert r["startupMs"] < 8000, r
-    assert 4 <= r["latency"]["mean"] <= 10, r["latency"]
+    assert abs(r["latency"]["mean"] - r["targetLatencyS"]) <= 1.5, r
+    assert r["targetLatencyS"] == pytest.approx(4 * browser.SEGMENT_SECONDS, abs=0.5)
     assert r["pageErrors"] == [] and r["playerErrors"] == [], r
     # The page, dash.js, the clock and the media: all from the edge, nothing else.
     assert r["requests"]["hosts"] == [edge.hostport], r["requests"]["hosts"]
