@@ -1,0 +1,69 @@
+"""
+test_browser_spine.py -- the whole spine with a real browser at the end: ffmpeg publishes
+over RTMP to cascade-origin, which packages the stream; a shield and an edge (both
+cascade-edge) carry it; headless Chromium opens the edge's /player/?stream=NAME and
+watches. Reports the player's start-up time and live latency through the edge, and
+checks the edge's access log for the page's CMCD.
+
+The throttling, pause and VOD scenarios run in test_browser_edge.py on a ladder ffmpeg
+makes for the test (they need a floor rung under 400 kbit/s whatever the origin's ladder
+is); this file is about the real path.
+"""
+
+import json
+
+import browser
+from browser import cmcd_of, run_scenario
+from cdn import wait_for
+
+CMCD_REQUIRED = {"sid", "cid", "bl", "br", "mtp", "su", "st", "v"}
+
+
+def test_live_from_origin_through_shield_and_edge_plays_30s_with_no_stall(cdn, ffmpeg, tmp_path):
+    missing = browser.prerequisites()
+    assert not missing, "browser tests need: " + ", ".join(missing)
+    origin = cdn.origin(workers=2)
+    shield = cdn.edge(upstream=origin, role="shield")
+    log = tmp_path / "access.log"
+    edge = cdn.edge(upstream=shield, conf={
+        "player.root": browser.WEB_DIR,
+        "player.vendor": browser.VENDOR_DIR,
+        "log.access": log,
+    })
+    stream = origin.create_stream("spine")
+    ffmpeg.publish(origin.publish_url(stream), seconds=120)
+    manifest = "/live/spine/manifest.mpd"
+    wait_for(lambda: edge.get(manifest).status == 200, timeout=30, what="the live MPD at the edge")
+    # A few segments into the window, so the player starts where it means to.
+    wait_for(lambda: len(origin.segments("spine", first_video_rep(origin))) >= 3, timeout=30,
+             what="three video segments at the origin")
+
+    r = run_scenario("live.mjs", edge.url("/player/?stream=spine"), "--seconds", 30,
+                     "--screenshot", tmp_path / "player.png")
+
+    assert r["ok"], r
+    print(f"spine: start-up {r['startupMs']} ms, latency {r['latency']}, "
+          f"target {r['targetLatencyS']} s, rendition {r['rendition']}")
+    assert r["live"] is True
+    assert r["stallCount"] == 0, r["stalls"]
+    assert r["played"] >= 28, r
+    assert r["startupMs"] < 10000, r
+    assert abs(r["latency"]["mean"] - r["targetLatencyS"]) <= 1.5, r
+    assert r["pageErrors"] == [] and r["playerErrors"] == [], r
+    assert r["requests"]["hosts"] == [edge.hostport], r["requests"]["hosts"]
+
+    entries = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+    mine = [e for e in entries if e["path"].startswith("/live/spine/")
+            and e.get("cmcd_sid") == r["sid"]]
+    assert len(mine) > 20, entries[-3:]
+    keys = set().union(*(cmcd_of(e["path"]) for e in mine))
+    assert CMCD_REQUIRED <= keys, sorted(keys)
+
+
+def first_video_rep(origin):
+    model = origin.get("/live/spine/model.json").json()
+    for period in model["periods"]:
+        for s in period["sets"]:
+            if s["content"] == "video":
+                return s["reps"][0]["id"]
+    raise AssertionError("no video set in the model")
