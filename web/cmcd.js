@@ -17,6 +17,14 @@
  *   PAUSE_BEACON_MAX_MS (an abandoned tab stops costing the edge anything);
  * - on resume the next request carries sta=p (and su / bs as dash.js sets them).
  *
+ * dash.js 5.2.1 with CMCD on cannot abort a request in flight: its CMCD interceptor
+ * returns a copy of the request with a new customData, the loader hangs abort() on the
+ * copy, and HTTPLoader.abort() looks for it on the original. An abandoned segment (ABR's
+ * abandon rule, the very thing that saves a viewer whose network collapses) then keeps
+ * downloading and is appended late, after the init segment of another rendition: a
+ * decode error. playerContext() registers a fix: the interceptor's changes are copied
+ * back into the original request, so there is one object, as the loader expects.
+ *
  * Not here: the rest of the player settings (player.js).
  */
 
@@ -34,6 +42,29 @@ export function newSessionId() {
     b[8] = (b[8] & 0x3f) | 0x80;
     const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/* Copies what an interceptor returned back into the request it was given. */
+function keepRequestIdentity(req, out) {
+    if (!out || out === req || typeof out.then === 'function') return out;
+    const customData = Object.assign(req.customData || {}, out.customData);
+    Object.assign(req, out);
+    req.customData = customData;
+    return req;
+}
+
+/* A dash.js context for dashjs.MediaPlayer(context).create(), with the abort fix above. */
+export function playerContext() {
+    const context = {};
+    dashjs.FactoryMaker.extend('CmcdController', function cmcdKeepIdentity() {
+        const original = this.parent.getCmcdRequestInterceptors;
+        return {
+            getCmcdRequestInterceptors() {
+                return original().map((intercept) => (req) => keepRequestIdentity(req, intercept(req)));
+            },
+        };
+    }, true, context);
+    return context;
 }
 
 /* The streaming.cmcd block of the dash.js settings. */

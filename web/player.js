@@ -8,12 +8,13 @@
  *   ?video=ID     /vod/ID/manifest.mpd
  *   ?src=URL      any manifest (tests and debugging; CMCD cid is then the URL's path)
  *   &stats=1      open the stats overlay at once
+ *   &debug=1      dash.js logs at debug level in the console
  *
  * Names and ids follow the manifest model's id rule, [A-Za-z0-9._-] and not "." or "..".
  * window.cascade exposes the player and stats() for the browser tests (tests/browser/).
  * docs/player.md explains every setting below.
  */
-import { cmcdSettings, installPauseSignal, newSessionId } from './cmcd.js';
+import { cmcdSettings, installPauseSignal, newSessionId, playerContext } from './cmcd.js';
 import { Stats } from './stats.js';
 import { installKeys } from './keys.js';
 import { showLanding } from './landing.js';
@@ -54,9 +55,9 @@ export function sourceFromParams(params) {
  * The dash.js settings. Why each one: docs/player.md, "Settings".
  * timeUrl: the UTCTiming fallback (our own /time, never a third-party clock).
  */
-export function playerSettings({ sid, cid, timeUrl }) {
+export function playerSettings({ sid, cid, timeUrl, debug = false }) {
     return {
-        debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING },
+        debug: { logLevel: debug ? dashjs.Debug.LOG_LEVEL_DEBUG : dashjs.Debug.LOG_LEVEL_WARNING },
         streaming: {
             delay: { liveDelayFragmentCount: 4, useSuggestedPresentationDelay: true },
             liveCatchup: {
@@ -108,8 +109,8 @@ function start(source, params) {
     const manifestUrl = new URL(source.url, location.href).toString();
     const timeUrl = new URL('/time', manifestUrl).toString();
 
-    const player = dashjs.MediaPlayer().create();
-    player.updateSettings(playerSettings({ sid, cid: source.cid, timeUrl }));
+    const player = dashjs.MediaPlayer(playerContext()).create();
+    player.updateSettings(playerSettings({ sid, cid: source.cid, timeUrl, debug: params.get('debug') === '1' }));
     const pause = installPauseSignal(player, video, manifestUrl, sid, source.cid);
     const stats = new Stats(player, video, $('stats'),
         { kind: source.kind, id: source.id, sid, beacons: pause.beacons });

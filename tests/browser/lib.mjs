@@ -70,13 +70,15 @@ export async function launch({ viewport = { width: 1280, height: 800 }, mobile =
     });
     const page = context.pages()[0] || (await context.newPage());
     const t0 = Date.now();
-    const b = { context, page, profile, t0, requests: [], errors: [], cdp: null };
+    const b = { context, page, profile, t0, requests: [], errors: [], console: [], cdp: null };
     page.on('request', (r) => b.requests.push({ t: Date.now() - t0, method: r.method(), url: r.url() }));
     page.on('console', (m) => {
         if (m.type() === 'error') b.errors.push(`console: ${m.text()}`);
+        if (process.env.CASCADE_BROWSER_CONSOLE) b.console.push(`${Date.now() - t0} ${m.type()} ${m.text()}`);
     });
     page.on('pageerror', (e) => b.errors.push(`pageerror: ${e.message}`));
     b.close = async () => {
+        if (process.env.CASCADE_BROWSER_CONSOLE) fs.writeFileSync(process.env.CASCADE_BROWSER_CONSOLE, b.console.join('\n'));
         await context.close().catch(() => {});
         fs.rmSync(profile, { recursive: true, force: true });
     };
