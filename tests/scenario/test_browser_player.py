@@ -102,7 +102,7 @@ def test_vod_plays_to_the_end(media):
     assert abs(r["duration"] - VOD_SECONDS) < 0.5
     assert r["currentTime"] >= r["duration"] - 0.3
     assert r["stallCount"] == 0, r["stalls"]
-    assert r["pageErrors"] == [] and r["playerErrors"] == []
+    assert r["pageErrors"] == [] and r["playerErrors"] == [], r
     st = {cmcd_of(t).get("st") for t in media["site"].targets("/vod/clip/")} - {None}
     assert st == {"v"}
 
@@ -122,7 +122,7 @@ def test_throttled_to_400kbps_keeps_playing_on_a_low_rung(media):
     assert r["playing"] is True
     # Still playing in real time at the end: the last 10 s moved the playhead ~10 s.
     assert r["tailPlayedS"] >= 0.8 * r["tailWallS"], r
-    assert r["pageErrors"] == []
+    assert r["pageErrors"] == [], r["pageErrors"]
 
 
 def test_pause_20s_then_resume_plays_on_without_stall(media):
@@ -145,7 +145,7 @@ def test_pause_20s_then_resume_plays_on_without_stall(media):
     assert all(c.get("pr") == "0" and c.get("sta") == "a" for c in paused), paused
     heads = [t for _, m, t in media["site"].requests[before:] if m == "HEAD"]
     assert any(cmcd_of(t).get("sta") == "a" for t in heads), heads
-    assert r["pageErrors"] == []
+    assert r["pageErrors"] == [], r["pageErrors"]
 
 
 def test_keyboard_controls(media):
@@ -163,7 +163,7 @@ def test_keyboard_controls(media):
     assert r["volumeUp"]["volume"] == pytest.approx(1.0)
     assert r["fullscreenOn"]["fullscreen"] == "stage"
     assert r["fullscreenOff"]["fullscreen"] is None
-    assert r["pageErrors"] == []
+    assert r["pageErrors"] == [], r["pageErrors"]
 
 
 def test_phone_sized_viewport(media, tmp_path):
@@ -175,7 +175,7 @@ def test_phone_sized_viewport(media, tmp_path):
     assert r["stage"]["width"] == pytest.approx(vw, abs=1)
     assert r["stage"]["height"] == pytest.approx(vw * 9 / 16, abs=2)
     assert r["keysShown"] is False
-    assert r["pageErrors"] == []
+    assert r["pageErrors"] == [], r["pageErrors"]
 
 
 def test_landing_lists_what_is_live_and_survives_a_missing_api(media):
