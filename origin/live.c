@@ -50,8 +50,7 @@
 #define LIVE_VIDEO_BW 1000000 /* until segments say better */
 #define LIVE_AUDIO_BW 128000
 #define LIVE_SWEEP_MS 60000
-#define LIVE_EXPIRE_GRACE_MS 30000 /* a segment outlives the DVR window by this much */
-#define LIVE_RECOVER_MAX 4096      /* journal files of one run */
+#define LIVE_RECOVER_MAX 4096 /* journal files of one run */
 
 enum live_state {
     LIVE_S_IDLE = 0,   /* no run: never published here, or the last run ended */
@@ -398,17 +397,24 @@ live_files_push(struct live_stream *ls, const char *rep, uint64_t t, uint64_t en
     ls->nfiles++;
 }
 
-/* Deletes segment files that left the DVR window more than LIVE_EXPIRE_GRACE_MS ago. */
+/*
+ * Deletes segment files that left the DVR window long enough ago.
+ * SPEC: RFC 8216 6.2.2 -- a segment removed from a playlist stays
+ * available for its duration plus the longest playlist that held it (the
+ * DVR window); we wait one more window and two target durations for
+ * players and edges that are behind.
+ */
 static void
 live_files_expire(struct live_stream *ls)
 {
     const struct live_conf *c = &ls->l->conf;
     char path[LIVE_PATH_MAX];
-    uint64_t horizon;
+    uint64_t horizon, keep;
 
-    if (c->dvr_window_ms == 0 || ls->end_ms < (uint64_t)c->dvr_window_ms + LIVE_EXPIRE_GRACE_MS)
+    keep = 2 * (uint64_t)c->dvr_window_ms + 2 * (uint64_t)c->segment_ms;
+    if (c->dvr_window_ms == 0 || ls->end_ms < keep)
         return;
-    horizon = ls->end_ms - c->dvr_window_ms - LIVE_EXPIRE_GRACE_MS;
+    horizon = ls->end_ms - keep;
     while (ls->nfiles > 0) {
         struct live_file *f = &ls->files[ls->files_head];
 

@@ -77,6 +77,12 @@ origin_conf_validate(const void *conf, struct conf_err *err)
                        "ladder must be none, default, or the path of a ladder file");
         return ERR_CONF;
     }
+    /* SPEC: RFC 8216 6.2.2 -- a live playlist keeps at least three target durations. */
+    if (c->dvr_window != 0 && c->dvr_window < 3 * c->segment_duration) {
+        (void)snprintf(err->msg, sizeof(err->msg),
+                       "live.dvr_window must be 0 or at least 3 x live.segment_duration");
+        return ERR_CONF;
+    }
     if (strcmp(c->http_listen, c->rtmp_listen) == 0) {
         (void)snprintf(err->msg, sizeof(err->msg),
                        "http.listen and rtmp.listen must differ (both are %s)", c->http_listen);
