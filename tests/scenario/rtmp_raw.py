@@ -215,13 +215,18 @@ def flv_tags(path):
     return tags
 
 
-def obs_publish(pub, app, key, tc_url, tags, chunk_size=4096):
+def obs_publish(pub, app, key, tc_url, tags, chunk_size=4096, ts_offset=0, compress=True):
     """
     Replays OBS's publish sequence on a RawPublisher that finished its
     handshake: Set Chunk Size, connect (OBS's command object), releaseStream,
     FCPublish, createStream, publish, @setDataFrame onMetaData, the media
     tags, FCUnpublish, deleteStream. Returns the bytes the server sent.
     Raises AssertionError naming the step whose answer did not come.
+
+    ts_offset is added to every media timestamp, modulo 2^32 (an encoder
+    whose clock is about to wrap); compress=False sends every media message
+    with a type-0 header, so large timestamps travel as extended timestamps
+    on every chunk, continuations included.
     """
     w = pub.w
     pub.send(w.set_chunk_size(chunk_size))
@@ -260,7 +265,9 @@ def obs_publish(pub, app, key, tc_url, tags, chunk_size=4096):
         ahead = ts / 1000.0 - (time.monotonic() - start)
         if ahead > 0.2:
             time.sleep(ahead - 0.2)
-        pub.send(w.message(6 if ttype == MSG_VIDEO else 7, ttype, stream_id, ts, body))
+        wire_ts = (ts + ts_offset) & 0xFFFFFFFF
+        pub.send(w.message(6 if ttype == MSG_VIDEO else 7, ttype, stream_id, wire_ts, body,
+                           compress=compress))
     pub.send(w.command(3, 0, "FCUnpublish", 6, None, key))
     pub.send(w.command(3, 0, "deleteStream", 7, None, stream_id))
     return pub.received

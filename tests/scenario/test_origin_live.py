@@ -385,6 +385,56 @@ def test_obs_style_amf0_session_publishes(cdn, ffmpeg, sample_flv):
     assert played.ok, played
 
 
+def test_timestamps_across_the_32_bit_wrap_with_extended_timestamps(cdn, ffmpeg, sample_flv):
+    origin = fast_origin(cdn)
+    stream = origin.create_stream("wrap")
+    tc_url = f"rtmp://{LOOPBACK}:{origin.rtmp_port}/live"
+    tags = rtmp_raw.flv_tags(sample_flv)
+
+    # The encoder's clock starts 3 s before 2^32 ms: every timestamp is an
+    # extended one (type-0 headers, repeated on continuation chunks) and it
+    # wraps to small values 3 s in.
+    with rtmp_raw.RawPublisher(LOOPBACK, origin.rtmp_port, timeout=10) as p:
+        p.handshake()
+        received = rtmp_raw.obs_publish(p, "live", stream["key"], tc_url, tags,
+                                        ts_offset=(1 << 32) - 3000, compress=False)
+        assert b"NetStream.Publish.Start" in received
+    wait_for(lambda: static_mpd(origin, "wrap"), 20, what="the wrapped run ends")
+
+    m = model_of(origin, "wrap")
+    check_gop_durations(m)
+    video = timeline(sets_of(m, "video")[0])
+    assert video[0][0] < VIDEO_TS  # the timeline starts at 0, not near 2^32 ms
+    assert sum(d for _, d in video) / VIDEO_TS >= 7.5
+    played = ffmpeg.decode(origin.url("/live/wrap/manifest.mpd"), seconds=10)
+    assert played.ok, played
+
+
+def test_dvr_window_trims_the_manifest_and_expires_old_files(cdn, ffmpeg):
+    origin = fast_origin(cdn, conf={"live.dvr_window": "6s", "live.keep_recording": False,
+                                    "live.reconnect_grace": "30s"})
+    stream = origin.create_stream("dvr")
+
+    pub = ffmpeg.publish(origin.publish_url(stream), seconds=40, realtime=False)
+    assert pub.wait(90) == 0
+    wait_for(lambda: video_segment_count(origin, "dvr") > 0, 20)
+
+    m = model_of(origin, "dvr")
+    video = timeline(sets_of(m, "video")[0])
+    end = sum(video[-1])
+    assert m["type"] == "dynamic" and m["dvr_window_ms"] == 6000
+    assert end - video[0][0] <= (6 + 2 * GOP_S) * VIDEO_TS  # only the window is listed
+    assert sets_of(m, "video")[0]["start_number"] > 0  # numbers survive the trimming
+    files = origin.segments("dvr", "v0")
+    # Files stay for another window and two segments after they leave it (RFC 8216 6.2.2).
+    assert files[0] > 0 and files[0] >= end - (2 * 6 + 2 * 2 + GOP_S) * VIDEO_TS
+    assert files[-1] == video[-1][0]
+    media = origin.get("/live/dvr/v0/media.m3u8").text
+    assert "#EXT-X-MEDIA-SEQUENCE:0" not in media
+    played = ffmpeg.decode(origin.url("/live/dvr/master.m3u8"), seconds=4)
+    assert played.ok, played
+
+
 def test_obs_style_session_with_a_wrong_key_gets_an_error_status(cdn):
     origin = fast_origin(cdn)
     tc_url = f"rtmp://{LOOPBACK}:{origin.rtmp_port}/live"
