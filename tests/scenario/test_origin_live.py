@@ -158,6 +158,22 @@ def test_publish_gives_live_dash_and_hls_that_ffmpeg_plays(cdn, ffmpeg):
     assert origin.metric(M_SEGMENTS) > 0
 
 
+def test_ffmpeg_plays_the_live_stream_through_an_edge(cdn, ffmpeg):
+    origin = fast_origin(cdn)
+    edge = cdn.edge(upstream=origin)
+    stream = origin.create_stream("via-edge")
+    ffmpeg.publish(origin.publish_url(stream), seconds=16)
+    wait_av(origin, "via-edge")
+    if edge.get("/live/via-edge/manifest.mpd").status != 200:
+        pytest.skip("cascade-edge does not forward /live/ to its upstream yet")
+
+    dash = ffmpeg.decode(edge.url("/live/via-edge/manifest.mpd"), seconds=6)
+    hls = ffmpeg.decode(edge.url("/live/via-edge/master.m3u8"), seconds=6)
+
+    assert dash.ok, dash
+    assert hls.ok, hls
+
+
 def test_live_files_have_the_caching_and_cors_headers_players_need(cdn, ffmpeg):
     origin = fast_origin(cdn)
     stream = origin.create_stream("hdr")
