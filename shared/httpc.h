@@ -54,20 +54,29 @@ struct httpc_cbs {
 
 struct httpc *httpc_new(struct event_base *base, const struct httpc_conf *conf);
 void httpc_set_conf(struct httpc *c, const struct httpc_conf *conf);
+/* Requests still pending are dropped without a callback. Run the loop once
+ * afterwards (libevent finishes bufferevents from the loop). */
 void httpc_free(struct httpc **pc);
 
 /*
  * Starts a request. headers is a NULL-terminated list of name, value pairs
- * (copied; Host and Content-Length are added when missing). body may be
- * NULL. Returns NULL only on invalid arguments.
+ * (copied; Host -- the numeric address -- and Content-Length are added when
+ * missing; Transfer-Encoding is refused). body may be NULL; it is copied.
+ * addr is IPv4 or IPv6. Returns NULL only on invalid arguments. A full
+ * queue fails from the loop with ERR_LIMIT (retryable).
  */
 struct httpc_req *httpc_request(struct httpc *c, const struct sockaddr *addr, socklen_t addrlen,
                                 const char *method, const char *target,
                                 const char *const *headers, const void *body, size_t body_len,
                                 const struct httpc_cbs *cbs, void *arg);
-/* Stops the request; no callback runs afterwards. Sets *pr to NULL. */
+/*
+ * Stops the request; no callback runs afterwards. Sets *pr to NULL. May be
+ * called from the request's own on_head/on_body; inside on_done it only
+ * clears *pr. A request already sent takes its connection down with it.
+ */
 void httpc_req_cancel(struct httpc_req **pr);
-/* Stop or restart reading the response body (backpressure). */
+/* Stop or restart reading the response body (backpressure). Bytes already
+ * buffered are delivered from the loop after the restart. */
 void httpc_req_pause(struct httpc_req *r, bool pause);
 
 int httpc_resp_status(const struct httpc_req *r);

@@ -53,6 +53,7 @@
 #include <event2/listener.h>
 
 #include "err.h"
+#include "fault.h"
 #include "httpd.h"
 #include "httpd_int.h"
 #include "log.h"
@@ -387,6 +388,7 @@ httpd_req_release(struct httpd_conn *c)
 static void httpd_conn_run(struct httpd_conn *c);
 static void httpd_conn_flush(struct httpd_conn *c);
 static void httpd_conn_closing(struct httpd_conn *c, bool linger);
+static void httpd_conn_read_arm(struct httpd_conn *c);
 
 static void
 httpd_async_add(struct httpd_conn *c, uint8_t what)
@@ -417,9 +419,45 @@ httpd_conn_kick(struct httpd_conn *c)
         httpd_async_add(c, HTTPD_ASYNC_RUN);
 }
 
+/* Byte counts go to the process-wide counters once per frame, not per write. */
+static void
+httpd_conn_metrics_flush(struct httpd_conn *c)
+{
+    if (c->m_in != 0)
+        metric_add(httpd_m.bytes_in, c->m_in);
+    if (c->m_out != 0)
+        metric_add(httpd_m.bytes_out, c->m_out);
+    c->m_in = c->m_out = 0;
+}
+
+/* Invariants of a connection; debug builds check them on every entry. */
+static bool
+httpd_conn_check(const struct httpd_conn *c)
+{
+    CHECK_OBJ_NOTNULL(c, HTTPD_CONN_MAGIC);
+    CHECK_OBJ_NOTNULL(c->h, HTTPD_MAGIC);
+    assert(c->state <= HTTPD_C_DEAD);
+    if (c->state == HTTPD_C_IDLE)
+        assert(c->req == NULL);
+    if (c->state == HTTPD_C_HEAD || c->state == HTTPD_C_REQ || c->state == HTTPD_C_DISCARD) {
+        CHECK_OBJ_NOTNULL(c->req, HTTPD_REQ_MAGIC);
+        assert(c->req->conn == c);
+        assert(c->req->aleft < HTTPD_REQ_BLOCK || c->req->chunks != NULL);
+    }
+    if (c->state == HTTPD_C_DISCARD)
+        assert(c->req->ended && c->req->body_state == HTTPD_BODY_DISCARD);
+    assert(c->read_armed == (event_pending(&c->ev_read, EV_READ, NULL) != 0));
+    if (c->state == HTTPD_C_DEAD)
+        assert(!c->read_armed && c->async != 0);
+    if (c->write_on)
+        assert(c->state != HTTPD_C_DEAD);
+    return true;
+}
+
 static void
 httpd_conn_enter(struct httpd_conn *c)
 {
+    DASSERT(httpd_conn_check(c));
     c->in_cb++;
 }
 
@@ -446,6 +484,9 @@ httpd_conn_leave(struct httpd_conn *c)
     }
     if (round == 8 && c->state != HTTPD_C_DEAD)
         httpd_async_add(c, HTTPD_ASYNC_RUN);
+    if (c->state != HTTPD_C_DEAD)
+        httpd_conn_read_arm(c); /* the input may be under its cap again */
+    httpd_conn_metrics_flush(c);
     c->in_cb--;
 }
 
@@ -475,13 +516,27 @@ httpd_conn_in(const struct httpd_conn *c)
     return bufferevent_get_input(c->bev);
 }
 
+/* Reading is on when wanted, possible, and the input is under its cap. */
+static void
+httpd_conn_read_arm(struct httpd_conn *c)
+{
+    bool on = c->read_want && !c->eof && c->state != HTTPD_C_DEAD &&
+              evbuffer_get_length(httpd_conn_in(c)) < c->in_cap;
+
+    if (on == c->read_armed)
+        return;
+    c->read_armed = on;
+    if (on)
+        AZ(event_add(&c->ev_read, NULL));
+    else
+        AZ(event_del(&c->ev_read));
+}
+
 static void
 httpd_conn_read_on(struct httpd_conn *c, bool on)
 {
-    if (on && !c->eof)
-        bufferevent_enable(c->bev, EV_READ);
-    else if (!on)
-        bufferevent_disable(c->bev, EV_READ);
+    c->read_want = on;
+    httpd_conn_read_arm(c);
 }
 
 /* Terminal: no callback runs for c any more; the async event frees it. */
@@ -492,6 +547,7 @@ httpd_conn_close(struct httpd_conn *c)
         return;
     c->state = HTTPD_C_DEAD;
     event_del(&c->timer);
+    httpd_conn_read_arm(c);
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
     httpd_async_add(c, HTTPD_ASYNC_FREE);
@@ -578,7 +634,7 @@ httpd_conn_reply_error(struct httpd_conn *c, int status, const char *code, const
     assert(hlen > 0 && (size_t)hlen < sizeof(head));
     AZ(evbuffer_add(httpd_conn_out(c), head, (size_t)hlen));
     AZ(evbuffer_add(httpd_conn_out(c), body, (size_t)blen));
-    metric_add(httpd_m.bytes_out, (uint64_t)hlen + (uint64_t)blen);
+    c->m_out += (uint64_t)hlen + (uint64_t)blen;
     httpd_count_status(status);
     httpd_req_release(c);
     httpd_conn_closing(c, linger);
@@ -742,7 +798,7 @@ httpd_req_setup(struct httpd_conn *c, long head_len)
     r->head = httpd_arena_alloc(r, (size_t)head_len + 1);
     AN(evbuffer_remove(httpd_conn_in(c), r->head, (size_t)head_len) == (int)head_len);
     r->head[head_len] = '\0';
-    metric_add(httpd_m.bytes_in, (uint64_t)head_len);
+    c->m_in += (uint64_t)head_len;
 
     r->method = m->method;
     r->version_minor = m->version_minor;
@@ -877,7 +933,7 @@ httpd_conn_body_feed(struct httpd_conn *c, bool deliver)
         if (deliver && dlen != 0 && r->on_data != NULL)
             r->on_data(r, (const char *)v.iov_base + off, dlen, r->body_arg);
         AZ(evbuffer_drain(in, (size_t)rc));
-        metric_add(httpd_m.bytes_in, (uint64_t)rc);
+        c->m_in += (uint64_t)rc;
         if (r->body.done)
             r->body_done = true;
     }
@@ -987,7 +1043,7 @@ httpd_conn_run(struct httpd_conn *c)
             n = evbuffer_get_length(in);
             if (n != 0) {
                 AZ(evbuffer_drain(in, n));
-                metric_add(httpd_m.bytes_in, n);
+                c->m_in += n;
             }
             return;
         default:
@@ -998,14 +1054,72 @@ httpd_conn_run(struct httpd_conn *c)
 
 /* ---- bufferevent and timer callbacks ---- */
 
+/* The client shut its side. */
 static void
-httpd_conn_read_cb(struct bufferevent *bev, void *arg)
+httpd_conn_on_eof(struct httpd_conn *c)
+{
+    c->eof = true;
+    httpd_conn_read_arm(c);
+    switch (c->state) {
+    case HTTPD_C_IDLE:
+        if (evbuffer_get_length(httpd_conn_out(c)) == 0)
+            httpd_conn_close(c);
+        else
+            httpd_conn_closing(c, false);
+        break;
+    case HTTPD_C_REQ:
+        if (!c->req->ended)
+            httpd_conn_abort(c, ERR_CLOSED, HTTPD_ERR_CLIENT_RESET, false);
+        break; /* else the finish sees eof and closes after the flush */
+    case HTTPD_C_CLOSING:
+        break; /* keep flushing: a half-closed client may still read */
+    default:
+        httpd_conn_close(c);
+        break;
+    }
+}
+
+/*
+ * Reads with one recv() straight into the input buffer. (evbuffer_read()
+ * would ask ioctl(FIONREAD) first and read at most 4 KiB: two system calls
+ * where one does.)
+ */
+static void
+httpd_conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct httpd_conn *c;
+    struct evbuffer *in;
+    struct evbuffer_iovec v;
+    size_t len, want;
+    ssize_t n;
+    int e;
 
+    (void)what;
     CAST_OBJ_NOTNULL(c, arg, HTTPD_CONN_MAGIC);
-    assert(c->bev == bev);
     httpd_conn_enter(c);
+    in = httpd_conn_in(c);
+    len = evbuffer_get_length(in);
+    if (len < c->in_cap) {
+        want = c->in_cap - len < HTTPD_READ_MAX ? c->in_cap - len : HTTPD_READ_MAX;
+        evbuffer_unfreeze(in, 0);
+        AN(evbuffer_reserve_space(in, (ev_ssize_t)want, &v, 1) == 1);
+        n = recv(fd, v.iov_base, want, 0);
+        if (n > 0) {
+            v.iov_len = (size_t)n;
+            AZ(evbuffer_commit_space(in, &v, 1));
+        } else if (len == 0) {
+            AZ(evbuffer_drain(in, 0)); /* frees the chain reserved for nothing */
+        }
+        evbuffer_freeze(in, 0);
+        if (n == 0) {
+            httpd_conn_on_eof(c);
+        } else if (n < 0) {
+            e = errno;
+            if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR)
+                httpd_conn_abort(c, ERR_CLOSED,
+                                 httpd_conn_in_flight(c) ? HTTPD_ERR_CLIENT_RESET : -1, false);
+        }
+    }
     httpd_conn_leave(c);
 }
 
@@ -1043,24 +1157,7 @@ httpd_conn_event_cb(struct bufferevent *bev, short what, void *arg)
         httpd_conn_abort(c, ERR_CLOSED, httpd_conn_in_flight(c) ? HTTPD_ERR_CLIENT_RESET : -1,
                          false);
     } else if (what & BEV_EVENT_EOF) {
-        c->eof = true;
-        switch (c->state) {
-        case HTTPD_C_IDLE:
-            if (evbuffer_get_length(httpd_conn_out(c)) == 0)
-                httpd_conn_close(c);
-            else
-                httpd_conn_closing(c, false);
-            break;
-        case HTTPD_C_REQ:
-            if (!c->req->ended)
-                httpd_conn_abort(c, ERR_CLOSED, HTTPD_ERR_CLIENT_RESET, false);
-            break; /* else the finish sees eof and closes after the flush */
-        case HTTPD_C_CLOSING:
-            break; /* keep flushing: a half-closed client may still read */
-        default:
-            httpd_conn_close(c);
-            break;
-        }
+        httpd_conn_on_eof(c); /* (a write that saw the close) */
     }
     httpd_conn_leave(c);
 }
@@ -1114,8 +1211,10 @@ httpd_conn_free(struct httpd_conn *c)
     struct httpd *h = c->h;
 
     assert(c->state == HTTPD_C_DEAD);
+    httpd_conn_metrics_flush(c);
     httpd_req_release(c);
     event_del(&c->timer);
+    event_del(&c->ev_read);
     /* The bufferevent finishes (and runs evbuffer reference cleanups) from
      * the loop; its events are already gone from epoll, so the fd can go. */
     bufferevent_free(c->bev);
@@ -1227,7 +1326,8 @@ httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr 
     (void)salen;
     CAST_OBJ_NOTNULL(h, arg, HTTPD_MAGIC);
     metric_inc(httpd_m.accepted);
-    if (h->draining || (h->conf.max_connections != 0 && h->nconns >= h->conf.max_connections)) {
+    if (h->draining || (h->conf.max_connections != 0 && h->nconns >= h->conf.max_connections) ||
+        FAULT("httpd.accept")) {
         metric_inc(httpd_m.refused);
         LOG_RL(LOG_INFO, "httpd", "conn_refused", 1, "conn=0 open=%u max=%u", h->nconns,
                h->conf.max_connections);
@@ -1248,17 +1348,17 @@ httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr 
     c->id = atomic_fetch_add_explicit(&httpd_next_conn_id, 1, memory_order_relaxed);
     httpd_peer_format(c->peer, sizeof(c->peer), sa);
     AZ(event_assign(&c->timer, h->base, -1, 0, httpd_conn_timer_cb, c));
-    bufferevent_setcb(bev, httpd_conn_read_cb, httpd_conn_write_cb, httpd_conn_event_cb, c);
+    AZ(event_assign(&c->ev_read, h->base, fd, EV_READ | EV_PERSIST, httpd_conn_readable_cb, c));
+    c->in_cap = h->conf.limits.max_head + HTTPD_IN_SLACK;
+    bufferevent_setcb(bev, NULL, httpd_conn_write_cb, httpd_conn_event_cb, c);
     if (h->conf.send_timeout_ms != 0) {
         tv.tv_sec = h->conf.send_timeout_ms / 1000;
         tv.tv_usec = (suseconds_t)(h->conf.send_timeout_ms % 1000) * 1000;
         AZ(bufferevent_set_timeouts(bev, NULL, &tv));
     }
-    bufferevent_setwatermark(bev, EV_READ, 0, (size_t)h->conf.limits.max_head + HTTPD_IN_SLACK);
     bufferevent_setwatermark(bev, EV_WRITE, h->conf.out_low_watermark, 0);
     AZ(bufferevent_set_max_single_write(bev, HTTPD_MAX_SINGLE_WRITE));
-    bufferevent_disable(bev, EV_WRITE);
-    AZ(bufferevent_enable(bev, EV_READ));
+    bufferevent_disable(bev, EV_READ | EV_WRITE);
     c->next = h->conns;
     if (h->conns != NULL)
         h->conns->prev = c;
@@ -1266,6 +1366,7 @@ httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr 
     h->nconns++;
     metric_gauge_add(httpd_m.open, 1);
     c->state = HTTPD_C_IDLE;
+    httpd_conn_read_on(c, true);
     httpd_conn_timer(c, h->conf.header_timeout_ms);
 }
 
@@ -1397,8 +1498,14 @@ httpd_drain(struct httpd *h, uint32_t timeout_ms, httpd_done_cb *done, void *arg
     h->draining = true;
     h->drain_cb = done;
     h->drain_arg = arg;
-    if (h->lev != NULL)
-        AZ(evconnlistener_disable(h->lev));
+    /* Close the listening socket, not just stop accepting: a socket left
+     * listening still completes handshakes into its backlog, so clients
+     * would connect and hang instead of being refused (and a load balancer
+     * would not see the node leave). */
+    if (h->lev != NULL) {
+        evconnlistener_free(h->lev);
+        h->lev = NULL;
+    }
     event_del(h->ev_accept_retry);
     for (c = h->conns; c != NULL; c = c->next) {
         if (c->state != HTTPD_C_IDLE)
@@ -1577,7 +1684,7 @@ httpd_req_read_body(struct httpd_req *r, httpd_body_data_cb *on_data, httpd_body
      * and no final status has been sent. */
     if (r->expect_100 && !r->sent_100 && r->resp_mode == HTTPD_RESP_NONE) {
         AZ(evbuffer_add(httpd_conn_out(c), cont, sizeof(cont) - 1));
-        metric_add(httpd_m.bytes_out, sizeof(cont) - 1);
+        c->m_out += sizeof(cont) - 1;
         httpd_count_status(100);
         r->sent_100 = true;
     }
@@ -1839,7 +1946,7 @@ httpd_resp_start(struct httpd_req *r, int status, int64_t content_length)
     v.iov_len = (size_t)(p - (char *)v.iov_base);
     assert(v.iov_len <= total);
     AZ(evbuffer_commit_space(out, &v, 1));
-    metric_add(httpd_m.bytes_out, v.iov_len);
+    c->m_out += v.iov_len;
     httpd_count_status(status);
     httpd_conn_kick(c);
 }
@@ -1865,7 +1972,7 @@ httpd_resp_prepare(struct httpd_req *r, size_t len)
         line[n++] = '\r';
         line[n++] = '\n';
         AZ(evbuffer_add(httpd_conn_out(r->conn), line, n));
-        metric_add(httpd_m.bytes_out, n);
+        r->conn->m_out += n;
     }
     return 0;
 }
@@ -1875,10 +1982,10 @@ httpd_resp_added(struct httpd_req *r, size_t len)
 {
     if (r->resp_mode == HTTPD_RESP_CHUNKED) {
         AZ(evbuffer_add(httpd_conn_out(r->conn), "\r\n", 2));
-        metric_add(httpd_m.bytes_out, 2);
+        r->conn->m_out += 2;
     }
     r->resp_bytes += len;
-    metric_add(httpd_m.bytes_out, len);
+    r->conn->m_out += len;
     httpd_conn_kick(r->conn);
 }
 
@@ -1942,13 +2049,15 @@ void
 httpd_resp_end(struct httpd_req *r)
 {
     struct httpd_conn *c;
+    char path[128];
 
     CHECK_OBJ_NOTNULL(r, HTTPD_REQ_MAGIC);
     assert(!r->ended);
     c = r->conn;
     if (r->resp_mode == HTTPD_RESP_NONE && !r->closed) {
         XXX_HANDLE(r->status);
-        LOG(LOG_WARN, "httpd", "end_without_start", "conn=%" PRIu64 " path=%s", c->id, r->path);
+        LOG(LOG_WARN, "httpd", "end_without_start", "conn=%" PRIu64 " path=%s", c->id,
+            log_sanitize(path, sizeof(path), r->path, strlen(r->path)));
         httpd_resp_start(r, 500, 0);
     }
     r->ended = true;
@@ -1960,13 +2069,13 @@ httpd_resp_end(struct httpd_req *r)
         return;
     if (r->resp_mode == HTTPD_RESP_CHUNKED) {
         AZ(evbuffer_add(httpd_conn_out(c), "0\r\n\r\n", 5));
-        metric_add(httpd_m.bytes_out, 5);
+        c->m_out += 5;
     } else if (r->resp_mode == HTTPD_RESP_LENGTH && r->resp_bytes < (uint64_t)r->resp_cl) {
         /* The client waits for bytes that never come: only a close tells it. */
         metric_inc(httpd_m.errors[HTTPD_ERR_SHORT_RESPONSE]);
         LOG(LOG_INFO, "httpd", "short_response",
-            "conn=%" PRIu64 " path=%s sent=%" PRIu64 " declared=%" PRId64, c->id, r->path,
-            r->resp_bytes, r->resp_cl);
+            "conn=%" PRIu64 " path=%s sent=%" PRIu64 " declared=%" PRId64, c->id,
+            log_sanitize(path, sizeof(path), r->path, strlen(r->path)), r->resp_bytes, r->resp_cl);
         r->keep = false;
     }
     httpd_conn_kick(c);

@@ -37,6 +37,8 @@
 #define HTTPD_MAX_SINGLE_WRITE (4u << 20)
 /* Input read ahead past the head limit (pipelined bytes, body runs). */
 #define HTTPD_IN_SLACK (16u << 10)
+/* Largest single recv(). */
+#define HTTPD_READ_MAX (16u << 10)
 
 enum httpd_cstate {
     HTTPD_C_IDLE = 0, /* no request: waiting for the first byte of one */
@@ -143,15 +145,20 @@ struct httpd_conn {
     struct httpd_conn *prev, *next; /* h->conns */
     struct httpd_conn *async_next;  /* h->async list, while async != 0 */
     struct event timer;             /* header, idle, body and linger deadlines */
+    struct event ev_read;           /* our own reads (the bufferevent only writes) */
     uint64_t id;
-    uint32_t nreqs; /* requests started on this connection */
-    uint8_t state;  /* enum httpd_cstate */
-    uint8_t async;  /* HTTPD_ASYNC_* */
-    uint8_t in_cb;  /* httpd frames for this conn on the stack */
-    bool write_on;  /* EV_WRITE enabled: the bufferevent owns flushing */
-    bool eof;       /* the client shut its side */
-    bool linger;    /* CLOSING: linger once the output is flushed */
-    bool again;     /* the outermost leave must run the state machine again */
+    uint64_t m_in, m_out; /* bytes not yet added to http.bytes.in/out */
+    uint32_t nreqs;       /* requests started on this connection */
+    uint32_t in_cap;      /* input bytes read ahead at most */
+    uint8_t state;        /* enum httpd_cstate */
+    uint8_t async;        /* HTTPD_ASYNC_* */
+    uint8_t in_cb;        /* httpd frames for this conn on the stack */
+    bool write_on;        /* EV_WRITE enabled: the bufferevent owns flushing */
+    bool read_want;       /* the state machine wants input */
+    bool read_armed;      /* ev_read is added */
+    bool eof;             /* the client shut its side */
+    bool linger;          /* CLOSING: linger once the output is flushed */
+    bool again;           /* the outermost leave must run the state machine again */
     char peer[HTTPD_PEER_MAX];
 };
 

@@ -451,7 +451,7 @@ store_tables_init(struct store *s)
     uint64_t nslots = 1u << 12;
 
     /* One slot per ~32 KiB of cache, at least 4096, at most 16M. */
-    while (nslots < s->conf.size / (32 * 1024) && nslots < (1u << 24))
+    while (nslots < s->conf.size / ((uint64_t)32 * 1024) && nslots < (1u << 24))
         nslots <<= 1;
     s->slot_mask = nslots - 1;
     s->hitbits = xcalloc(nslots / 64, sizeof(*s->hitbits));
@@ -511,6 +511,7 @@ int
 store_open(const struct store_conf *c, struct store **ps)
 {
     pthread_condattr_t cattr;
+    char dirbuf[256];
     struct store *s;
     int rc;
 
@@ -535,7 +536,7 @@ store_open(const struct store_conf *c, struct store **ps)
     pthread_cond_init(&s->done_cond, NULL);
     s->q_tail = &s->q_head;
     store_metrics_init(&s->m);
-    s->pool = xcalloc(c->max_inflight_hits + STORE_READERS_SPARE, sizeof(*s->pool));
+    s->pool = xcalloc(c->max_inflight_hits + STORE_READERS_SPARE, sizeof(MDB_txn *));
     if (s->conf.pool_max > c->max_inflight_hits + STORE_READERS_SPARE)
         s->conf.pool_max = c->max_inflight_hits + STORE_READERS_SPARE;
     s->kv_dbi = xcalloc(c->max_kv_dbs + 1, sizeof(*s->kv_dbi));
@@ -554,8 +555,8 @@ store_open(const struct store_conf *c, struct store **ps)
     if (rc != 0)
         goto out_free;
     LOG(LOG_INFO, "store", "opened", "conn=0 dir=%s map_bytes=%llu used_bytes=%llu objects=%llu",
-        s->conf.dir, (unsigned long long)s->map_size,
-        (unsigned long long)atomic_load(&s->used_bytes),
+        log_sanitize(dirbuf, sizeof(dirbuf), s->conf.dir, strlen(s->conf.dir)),
+        (unsigned long long)s->map_size, (unsigned long long)atomic_load(&s->used_bytes),
         (unsigned long long)atomic_load(&s->objects));
     *ps = s;
     return 0;
@@ -663,7 +664,7 @@ store_kv_db(struct store *s, const char *name, unsigned *pdb)
         pthread_mutex_unlock(&s->kv_mu);
         return ERR_LIMIT;
     }
-    snprintf(full, sizeof(full), "kv.%s", name);
+    (void)snprintf(full, sizeof(full), "kv.%s", name);
     rc = FAULT("store.begin") ? EIO : mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc == 0) {
         rc = mdb_dbi_open(txn, full, MDB_CREATE, &dbi);
@@ -689,7 +690,7 @@ int
 store_txn_begin(struct store *s, bool write, struct store_txn **pt)
 {
     struct store_txn *t;
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     int rc;
 
     CHECK_OBJ_NOTNULL(s, STORE_MAGIC);

@@ -673,10 +673,8 @@ rtmp_session_check(const struct rtmp_session *s)
     assert(memchr(s->stream_key, 0, sizeof(s->stream_key)) != NULL);
     rtmp_handshake_check(&s->hs);
     amf0_doc_check(&s->doc);
-    if (s->state != RTMP_SESSION_HANDSHAKE && s->state != RTMP_SESSION_FAILED) {
-        assert(rtmp_handshake_done(&s->hs));
-        rtmp_chunk_reader_check(&s->rd);
-    }
+    if (s->state != RTMP_SESSION_HANDSHAKE && s->state != RTMP_SESSION_FAILED)
+        assert(rtmp_handshake_done(&s->hs) && s->rd.magic == RTMP_CHUNK_READER_MAGIC);
     if (s->rd.magic == RTMP_CHUNK_READER_MAGIC)
         rtmp_chunk_reader_check(&s->rd);
     if (s->state == RTMP_SESSION_PUBLISH_PENDING || s->state == RTMP_SESSION_PUBLISHING)

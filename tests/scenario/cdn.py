@@ -473,6 +473,7 @@ class Node:
 
     def check_alive(self):
         if not self.alive:
+            self.expected_exit = True  # reported here: teardown need not repeat it
             raise NodeDied(
                 f"{self.name} exited with {describe_exit(self.proc.returncode)}\n"
                 f"{self.name}: {' '.join(self.argv)}\n--- last lines of {self.log_path}:\n"
@@ -736,7 +737,11 @@ class CDN:
         for node in reversed(self.nodes):
             if node.proc is None:
                 continue
-            if node.alive:
+            if node.alive and node.expected_exit:
+                # The test already stopped it and judges the outcome itself.
+                node.proc.kill()
+                node.proc.wait()
+            elif node.alive:
                 os.kill(node.proc.pid, signal.SIGTERM)
                 try:
                     code = node.proc.wait(10)

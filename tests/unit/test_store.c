@@ -598,6 +598,8 @@ static void
 test_store_churn(void **state)
 {
     int64_t live = mem_live();
+    struct evbuffer *held = evbuffer_new();
+    struct store_hit *h;
     struct t_done *d;
     struct store_stats st;
     struct stat fst;
@@ -637,12 +639,20 @@ test_store_churn(void **state)
                 snprintf(key, sizeof(key), "/hot/%u", i);
                 assert_int_equal(0, t_check(&e, key, 5000 + i, 100000));
             }
+            /* A slow client: one zero-copy reader lives through the next
+             * 16 puts, pinning the pages they free (within the headroom). */
+            evbuffer_free(held); /* releases the previous one */
+            held = evbuffer_new();
+            assert_int_equal(0, store_hit_open(e.sl, "/hot/0", 6, &h));
+            assert_int_equal(0, store_hit_add_body(h, held, 0, UINT64_MAX));
+            store_hit_unref(&h);
             store_stats(e.s, &st);
             assert_true(st.used_bytes <= e.conf.size / 100 * e.conf.evict_high_pct);
             assert_true(st.high_water_bytes <= e.conf.size);
         }
     }
     t_settle(&e);
+    evbuffer_free(held);
     for (i = 0; i < nput; i++) {
         assert_int_equal(1, d[i].calls);
         assert_int_equal(0, d[i].rc);
