@@ -104,8 +104,11 @@ struct live_stream {
     bool period_has[PKG_TRACKS];     /* the current period has that track's set */
     bool configured[PKG_TRACKS];     /* the packager has the track */
     uint32_t nperiods_made;
-    bool manifests_on;       /* every configured track has a segment */
-    struct event *grace_ev;  /* owned */
+    bool manifests_on;                 /* every configured track has a segment */
+    char *master;                      /* owned: master.m3u8 as last written, NULL before */
+    uint64_t track_end_ms[PKG_TRACKS]; /* end of each track's latest segment */
+    struct event *flush_ev;            /* owned: writes manifests a lagging track did not */
+    struct event *grace_ev;            /* owned */
     struct live_file *files; /* owned: FIFO of segment files, when not keeping the recording */
     size_t nfiles, files_head, files_cap;
 };
@@ -137,10 +140,35 @@ live_rep_id(enum pkg_track track, uint32_t gen, char *out, size_t outsz)
 
 /* ---- files ---- */
 
-/* Writes dir/name through dir/.name.tmp and a rename. 0 or -errno (logged, counted). */
+/*
+ * Puts tmp in place of path. A file being replaced is swapped out with
+ * RENAME_EXCHANGE and then unlinked: readers see the old or the new file,
+ * never none, and ext4 does not force the new file's data to disk as it
+ * does on a rename over an existing file (auto_da_alloc) -- durability is
+ * the journal's job, not the manifests'.
+ */
+static int
+live_rename(const char *tmp, const char *path, bool replace)
+{
+    if (replace) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
+            if (unlink(tmp) != 0)
+                XXX_HANDLE(errno); /* the next write truncates it */
+            return 0;
+        }
+        if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
+            return -errno;
+    }
+    return rename(tmp, path) == 0 ? 0 : -errno;
+}
+
+/*
+ * Writes dir/name through dir/.name.tmp and a rename (replace: the file
+ * usually exists already). 0 or -errno (logged, counted).
+ */
 static int
 live_write_file(struct live_stream *ls, const char *dir, const char *name, const void *data,
-                size_t len)
+                size_t len, bool replace)
 {
     char path[LIVE_PATH_MAX], tmp[LIVE_PATH_MAX];
     const uint8_t *p = data;
@@ -169,8 +197,8 @@ live_write_file(struct live_stream *ls, const char *dir, const char *name, const
         left -= (size_t)w;
     }
     (void)close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
+    if (rc == 0)
+        rc = live_rename(tmp, path, replace);
     if (rc != 0)
         (void)unlink(tmp);
 out:
@@ -188,7 +216,7 @@ live_write_buf(struct live_stream *ls, const char *dir, const char *name, struct
     if (rc == 0)
         rc = buf_status(b);
     if (rc == 0)
-        rc = live_write_file(ls, dir, name, b->p, b->len);
+        rc = live_write_file(ls, dir, name, b->p, b->len, true);
     else
         LOG_RL(LOG_ERR, "live", "manifest_failed", 5, "stream=%s file=%s err=%s", ls->name, name,
                err_name(rc));
@@ -243,7 +271,19 @@ live_write_manifests(struct live_stream *ls, struct model *m)
                 (void)live_write_buf(ls, dir, "media.m3u8", &b, model_hls_media_write(m, id, &b));
             }
     }
-    (void)live_write_buf(ls, ls->ldir, "master.m3u8", &b, model_hls_master_write(m, NULL, &b));
+    /* The multivariant playlist changes rarely (a new rendition, a new peak rate). */
+    if (model_hls_master_write(m, NULL, &b) == 0 && buf_status(&b) == 0 &&
+        (ls->master == NULL || strcmp(ls->master, b.p) != 0)) {
+        char *text = xstrdup(b.p);
+
+        if (live_write_buf(ls, ls->ldir, "master.m3u8", &b, 0) == 0) {
+            xfree(ls->master);
+            ls->master = text;
+        } else {
+            xfree(text);
+        }
+    }
+    buf_reset(&b);
     (void)live_write_buf(ls, ls->ldir, "manifest.mpd", &b, model_mpd_write(m, NULL, &b));
     (void)live_write_buf(ls, ls->ldir, "model.json", &b, model_json_write(m, &b));
     buf_free(&b);
@@ -443,7 +483,7 @@ live_on_init(struct live_stream *ls, const struct pkg_out *out)
         return 0;
     rc = journal_mkdirs(dir);
     if (rc == 0)
-        rc = live_write_file(ls, dir, "init.mp4", out->data, out->len);
+        rc = live_write_file(ls, dir, "init.mp4", out->data, out->len, true);
     XXX_HANDLE(rc); /* logged and counted: the stream goes on */
     ls->configured[out->track] = true;
     return 0;
@@ -460,6 +500,62 @@ live_tracks_ready(const struct live_stream *ls)
     return true;
 }
 
+static void
+live_manifests_now(struct live_stream *ls)
+{
+    evtimer_del(ls->flush_ev);
+    if (ls->manifests_on && !ls->replaying && ls->lm != NULL)
+        live_write_manifests(ls, ls->lm);
+}
+
+static void
+live_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct live_stream *ls;
+
+    (void)fd;
+    (void)what;
+    CAST_OBJ_NOTNULL(ls, arg, LIVE_STREAM_MAGIC);
+    live_manifests_now(ls);
+}
+
+/*
+ * A segment was added. Video and audio are cut at the same media times,
+ * but their segments complete a few frames apart: the manifests are
+ * rewritten once both tracks are level (within half a segment), or after
+ * half a segment (at most 1 s) if one of them lags, so each cut costs one
+ * set of manifest writes, not one per track.
+ */
+static void
+live_manifests_kick(struct live_stream *ls)
+{
+    uint64_t lo = UINT64_MAX, hi = 0, half = ls->l->conf.segment_ms / 2;
+    struct timeval tv;
+    int t;
+
+    if (!ls->manifests_on || ls->replaying)
+        return;
+    for (t = 0; t < PKG_TRACKS; t++) {
+        if (!ls->configured[t])
+            continue;
+        if (ls->track_end_ms[t] < lo)
+            lo = ls->track_end_ms[t];
+        if (ls->track_end_ms[t] > hi)
+            hi = ls->track_end_ms[t];
+    }
+    if (lo == UINT64_MAX || hi - lo <= half) {
+        live_manifests_now(ls);
+        return;
+    }
+    if (evtimer_pending(ls->flush_ev, NULL))
+        return;
+    if (half > 1000)
+        half = 1000;
+    tv.tv_sec = (time_t)(half / 1000);
+    tv.tv_usec = (suseconds_t)(half % 1000) * 1000;
+    AZ(evtimer_add(ls->flush_ev, &tv));
+}
+
 static int
 live_on_segment(struct live_stream *ls, const struct pkg_out *out)
 {
@@ -473,7 +569,7 @@ live_on_segment(struct live_stream *ls, const struct pkg_out *out)
     if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, rep) >= (int)sizeof(dir))
         return 0;
     (void)snprintf(name, sizeof(name), "%" PRId64 ".m4s", out->t);
-    if (live_write_file(ls, dir, name, out->data, out->len) != 0)
+    if (live_write_file(ls, dir, name, out->data, out->len, false) != 0)
         return 0; /* not in the model either: a listed segment must exist */
     metric_inc(ls->l->segments);
     metric_add(ls->l->bytes, out->len);
@@ -502,10 +598,10 @@ live_on_segment(struct live_stream *ls, const struct pkg_out *out)
         live_files_push(ls, rep, (uint64_t)out->t, end_ms);
         live_files_expire(ls);
     }
+    ls->track_end_ms[out->track] = end_ms;
     if (!ls->manifests_on && live_tracks_ready(ls))
         ls->manifests_on = true;
-    if (ls->manifests_on && !ls->replaying)
-        live_write_manifests(ls, ls->lm);
+    live_manifests_kick(ls);
     return 0;
 }
 
@@ -690,6 +786,8 @@ live_stream_new(struct live *l, const char *name)
     ls->ldir = live_path_dup(l->conf.data_dir, "live", name);
     ls->grace_ev = evtimer_new(l->base, live_grace_cb, ls);
     AN(ls->grace_ev);
+    ls->flush_ev = evtimer_new(l->base, live_flush_cb, ls);
+    AN(ls->flush_ev);
     ls->next = l->head;
     l->head = ls;
     l->count++;
@@ -704,6 +802,8 @@ live_stream_free(struct live_stream *ls)
     model_free(&ls->lm);
     model_free(&ls->rm);
     event_free(ls->grace_ev);
+    event_free(ls->flush_ev);
+    xfree(ls->master);
     xfree(ls->files);
     xfree(ls->jdir);
     xfree(ls->ldir);
@@ -729,6 +829,7 @@ live_run_start(struct live_stream *ls, uint64_t base_ms)
         ls->rm = live_model_new(ls);
     memset(ls->configured, 0, sizeof(ls->configured));
     memset(ls->period_gen, 0, sizeof(ls->period_gen));
+    memset(ls->track_end_ms, 0, sizeof(ls->track_end_ms));
     ls->nperiods_made = 0;
     ls->nfiles = 0;
     ls->files_head = 0;
@@ -755,6 +856,7 @@ live_run_end(struct live_stream *ls)
         return;
     rc = pkg_flush(ls->pkg);
     XXX_HANDLE(rc);
+    evtimer_del(ls->flush_ev);
     m = ls->rm != NULL ? ls->rm : ls->lm;
     live_model_make_static(m);
     live_write_manifests(ls, m);
@@ -803,8 +905,7 @@ live_session_end(struct live_stream *ls)
     rc = pkg_flush(ls->pkg);
     if (rc != 0)
         LOG(LOG_WARN, "live", "flush_failed", "stream=%s err=%s", ls->name, err_name(rc));
-    if (ls->manifests_on && !ls->replaying)
-        live_write_manifests(ls, ls->lm);
+    live_manifests_now(ls);
 }
 
 /* Reads stream.meta; with create, a stream never published gets ast = now (*created). */
