@@ -261,12 +261,19 @@ def test_same_input_published_twice_gives_the_same_segment_names(cdn, ffmpeg):
     ]
 
 
-def test_reconnect_continues_the_timeline_in_one_period(cdn, ffmpeg):
+@pytest.mark.parametrize("first_ends", ["cleanly", "cut"])
+def test_reconnect_continues_the_timeline_in_one_period(cdn, ffmpeg, first_ends):
     origin = fast_origin(cdn, conf={"live.reconnect_grace": "20s"})
     stream = origin.create_stream("recon")
 
-    first = ffmpeg.publish(origin.publish_url(stream), seconds=6)
-    assert first.wait(60) == 0
+    if first_ends == "cleanly":  # FCUnpublish, deleteStream
+        first = ffmpeg.publish(origin.publish_url(stream), seconds=6)
+        assert first.wait(60) == 0
+    else:  # the encoder dies: the connection just drops
+        first = ffmpeg.publish(origin.publish_url(stream), seconds=60)
+        wait_for(lambda: first.published_seconds() >= 6.0, 30, what="6 s published")
+        first.kill()
+        wait_for(lambda: origin.metric(M_ERRORS, reason="cut") == 1, 10, what="cut counted")
     wait_av(origin, "recon")
     before = model_of(origin, "recon")
     second = ffmpeg.publish(origin.publish_url(stream), seconds=6)
