@@ -1264,7 +1264,7 @@ pkg_check(const struct pkg *p)
 static void
 pkg_av_log_cb(void *avcl, int level, const char *fmt, va_list vl)
 {
-    static int print_prefix = 1;
+    int print_prefix = 1; /* per line, not static: packagers may run on several threads */
     char line[512], clean[512];
     size_t n;
 
