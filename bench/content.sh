@@ -51,17 +51,19 @@ maps=()
 codec=()
 i=0
 for r in "${rungs[@]}"; do
-    read -r name w h kbps <<<"$r"
+    read -r _ w h kbps <<<"$r"
     split+="[s$i]"
     filters+=";[s$i]scale=${w}:${h}:flags=bicubic[o$i]"
     maps+=(-map "[o$i]")
-    codec+=(-b:v:$i "${kbps}k" -maxrate:v:$i "${kbps}k" -bufsize:v:$i "${kbps}k")
+    codec+=("-b:v:$i" "${kbps}k" "-maxrate:v:$i" "${kbps}k" "-bufsize:v:$i" "${kbps}k")
     i=$((i + 1))
 done
 
 echo "content.sh: encoding a ${dur}s ladder into $out (once; reused afterwards)" >&2
 (
     cd "$tmp/vod/bench"
+    # The $...$ names are DASH template identifiers for ffmpeg, not shell.
+    # shellcheck disable=SC2016
     ffmpeg -hide_banner -loglevel error -nostdin -y \
         -f lavfi -i "testsrc2=size=1920x1080:rate=${fps}:duration=${dur}" \
         -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=${dur}" \
