@@ -16,10 +16,16 @@
  * a segment's tfdt is its keyframe's presentation time (trun version 1,
  * negative composition offsets, no edit list).
  *
+ * Also here, because they are libavformat too: the fragmented-MP4 reader
+ * (struct pkg_fmp4: a transcoder's rendition re-muxed through the same
+ * track machinery, its mov demuxer reading a queue of whole fragments
+ * through a read-only AVIOContext) and the keyframe index of a file.
+ *
  * Ownership: struct pkg owns its tracks; a track owns its muxer, its
  * AVIOContext (and the av_malloc'd buffer in it), its held frame and audio
- * queue. The caller's frame and config bytes are borrowed for the call and
- * copied when kept. Not here: record parsing (pkg_cfg.c), files (caller).
+ * queue. A struct pkg_fmp4 owns a struct pkg, its demuxer and its queues.
+ * The caller's frame and config bytes are borrowed for the call and copied
+ * when kept. Not here: record parsing (pkg_cfg.c), files (caller).
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -59,6 +65,8 @@
 /* A cut is taken at a keyframe this close to the target (1/10 of it), so ms rounding
  * in the input never turns a 2 s GOP into a 4 s segment. */
 #define PKG_CUT_SLACK_DIV 10
+/* Samples in one fragment of a transcoder's fMP4 (10 min of 1024-sample audio at 96 kHz). */
+#define PKG_FMP4_FRAG_MAX 60000u
 
 /* SPEC: ISO/IEC 14496-12 8.16.2 -- 'styp': major 'cmfs' (CMAF segment, ISO/IEC 23000-19
  * 7.2), minor 0, compatible 'cmfs' 'cmff' 'msdh' (ISO/IEC 23009-1 6.3.4.2). */
@@ -87,17 +95,17 @@ struct pkg_sample {
 
 struct pkg_trk {
     enum pkg_track kind;
-    struct pkg *pkg; /* borrowed: the owner, for the AVIO callback */
     int configured;
-    int failed; /* libavformat failed mid-way: the track only returns ERR_MEDIA now */
+    struct pkg *pkg; /* borrowed: the owner, for the AVIO callback */
+    int failed;      /* libavformat failed mid-way: the track only returns ERR_MEDIA now */
     uint32_t gen;
     uint32_t timescale;
+    uint32_t width, height, fps_num, fps_den;
+    uint8_t channels;
     uint8_t *record; /* owned: the configuration bytes as given */
     size_t record_len;
     struct pkg_cfg_avc avc;
     struct pkg_cfg_aac aac;
-    uint32_t width, height, fps_num, fps_den;
-    uint8_t channels;
 
     AVFormatContext *mux; /* owned */
     AVIOContext *pb;      /* owned, with its av_malloc'd buffer */
@@ -106,25 +114,25 @@ struct pkg_trk {
 
     /* the segment being built */
     int seg_open;
-    int64_t seg_t;   /* decode time of its first sample */
-    int64_t seg_ept; /* earliest presentation time so far */
-    int64_t seg_end; /* decode time + duration of the last sample written */
     uint32_t seg_samples;
-    uint8_t seg_sap;
+    int64_t seg_t;    /* decode time of its first sample */
+    int64_t seg_ept;  /* earliest presentation time so far */
+    int64_t seg_end;  /* decode time + duration of the last sample written */
     size_t seg_bytes; /* sample bytes in it, the held frame included */
+    uint8_t seg_sap;
 
     /* the timeline */
-    int have_in;        /* a frame was accepted since pkg_new() */
-    int64_t last_in_ms; /* its input decode time, after the offset */
+    int have_in; /* a frame was accepted since pkg_new() */
     int have_end;
-    int64_t end; /* end of the last segment emitted (timescale) */
+    int64_t last_in_ms; /* its input decode time, after the offset */
+    int64_t end;        /* end of the last segment emitted (timescale) */
 
     /* video */
     int shift_set;
-    int64_t shift; /* the muxer's first composition offset: added to every decode time */
     int has_held;
-    struct pkg_sample held;
+    int64_t shift; /* the muxer's first composition offset: added to every decode time */
     int64_t last_dur;
+    struct pkg_sample held;
 
     /* audio */
     struct pkg_sample *aq; /* owned: ring of PKG_AQ_MAX, allocated with the config */
@@ -213,7 +221,7 @@ pkg_av_fail(const struct pkg_trk *t, const char *what, int averr)
     char msg[AV_ERROR_MAX_STRING_SIZE];
 
     if (av_strerror(averr, msg, sizeof(msg)) != 0)
-        snprintf(msg, sizeof(msg), "averror %d", averr);
+        (void)snprintf(msg, sizeof(msg), "averror %d", averr);
     LOG(LOG_ERR, "pkg", "libav_failed", "stream=%s track=%s call=%s err=\"%s\"", t->pkg->stream,
         pkg_track_names[t->kind], what, msg);
     return ERR_MEDIA;
@@ -334,7 +342,7 @@ pkg_mux_open(struct pkg_trk *t)
     av_dict_set(&opts, "use_editlist", "0", 0);
     av_dict_set(&opts, "write_tmcd", "0", 0);
     if (t->kind == PKG_VIDEO) {
-        snprintf(ts, sizeof(ts), "%u", (unsigned)t->timescale);
+        (void)snprintf(ts, sizeof(ts), "%u", (unsigned)t->timescale);
         av_dict_set(&opts, "video_track_timescale", ts, 0);
     }
     rc = avformat_write_header(t->mux, &opts);
@@ -466,8 +474,8 @@ pkg_mux_write(struct pkg_trk *t, const struct pkg_sample *s, int64_t duration)
     pkt->data = s->data.p;
     pkt->size = (int)s->data.len;
     pkt->stream_index = 0;
-    /* The muxer adds the shift back (negative_cts_offsets). */
-    pkt->dts = s->dts - (t->kind == PKG_VIDEO ? t->shift : 0);
+    /* The muxer adds the shift back (negative_cts_offsets); audio from FLV has none. */
+    pkt->dts = s->dts - t->shift;
     pkt->pts = s->pts;
     pkt->duration = duration;
     pkt->flags = s->key ? AV_PKT_FLAG_KEY : 0;
@@ -889,6 +897,8 @@ pkg_push_video(struct pkg *p, const struct pkg_frame *f, int64_t ms)
         if (!v->shift_set || pts < dts - shift)
             pts = v->shift_set ? dts - shift : dts;
     }
+    if (v->has_held && dts <= v->held.dts)
+        return ERR_PROTO; /* behind a frame moved forward by the clamp above */
     cut = f->key && v->seg_open && dts - v->seg_t >= target - target / PKG_CUT_SLACK_DIV;
     if (!cut && v->seg_open && v->seg_bytes + f->len > p->max_segment)
         return ERR_LIMIT;
@@ -1196,14 +1206,14 @@ pkg_rep_info(const struct pkg *p, enum pkg_track track, struct pkg_rep_info *out
     out->timescale = t->timescale;
     if (track == PKG_VIDEO) {
         out->codec = PKG_CODEC_H264;
-        snprintf(out->codecs, sizeof(out->codecs), "%s", t->avc.codecs);
+        (void)snprintf(out->codecs, sizeof(out->codecs), "%s", t->avc.codecs);
         out->width = t->width;
         out->height = t->height;
         out->fps_num = t->fps_num;
         out->fps_den = t->fps_den;
     } else {
         out->codec = PKG_CODEC_AAC;
-        snprintf(out->codecs, sizeof(out->codecs), "%s", t->aac.codecs);
+        (void)snprintf(out->codecs, sizeof(out->codecs), "%s", t->aac.codecs);
         out->sample_rate = t->aac.sample_rate;
         out->channels = t->channels;
     }
@@ -1254,7 +1264,7 @@ pkg_check(const struct pkg *p)
 static void
 pkg_av_log_cb(void *avcl, int level, const char *fmt, va_list vl)
 {
-    static int print_prefix = 1;
+    int print_prefix = 1; /* per line, not static: packagers may run on several threads */
     char line[512], clean[512];
     size_t n;
 
@@ -1274,6 +1284,480 @@ void
 pkg_global_init(void)
 {
     av_log_set_callback(pkg_av_log_cb);
+}
+
+/* ------------------------------------------------------------------ fMP4 in */
+
+struct pkg_fmp4 {
+    unsigned magic;
+#define PKG_FMP4_MAGIC 0x706b6634U
+    struct pkg *pkg; /* owned: its track `kind` is the output */
+    enum pkg_track kind;
+    int64_t offset;
+    size_t max_box;
+    struct pkg_buf in; /* owned: bytes fed, not yet a whole top-level box */
+    struct pkg_buf dq; /* owned: whole boxes queued for the demuxer */
+    size_t dq_pos;     /* the demuxer's next byte in dq */
+    int have_ftyp, have_moov;
+    int in_frag;           /* a moof was queued; its mdat comes next */
+    uint32_t frag_samples; /* samples the queued moof announces */
+    uint32_t *durs;        /* owned: their durations, from the moof; durs_cap slots */
+    size_t durs_cap;
+    uint32_t trex_dur;    /* the moov's default sample duration */
+    AVFormatContext *dmx; /* owned */
+    AVIOContext *dpb;     /* owned, with its av_malloc'd buffer */
+    AVPacket **pkts;      /* owned: the fragment's packets (each owned), npkts_cap slots */
+    size_t npkts_cap;
+    int failed; /* the demuxer lost its place: only ERR_MEDIA from now on */
+};
+
+static uint64_t
+pkg_rb64(const uint8_t *p)
+{
+    return (uint64_t)pkg_rb32(p) << 32 | pkg_rb32(p + 4);
+}
+
+/* The payload of the only child box `type` of [p, p+len); NULL when absent or repeated. */
+static const uint8_t *
+pkg_box_only(const uint8_t *p, size_t len, const char *type, size_t *blen)
+{
+    const uint8_t *found = NULL;
+    size_t pos = 0, size;
+
+    while (len - pos >= 8) {
+        size = pkg_rb32(p + pos);
+        if (size < 8 || size > len - pos)
+            return NULL;
+        if (memcmp(p + pos + 4, type, 4) == 0) {
+            if (found != NULL)
+                return NULL;
+            found = p + pos + 8;
+            *blen = size - 8;
+        }
+        pos += size;
+    }
+    return found;
+}
+
+/* SPEC: ISO/IEC 14496-12 8.8.3 -- trex default_sample_duration, from moov/mvex/trex. */
+static uint32_t
+pkg_fmp4_trex_duration(const uint8_t *moov, size_t len)
+{
+    const uint8_t *b;
+    size_t n;
+
+    b = pkg_box_only(moov, len, "mvex", &n);
+    if (b != NULL)
+        b = pkg_box_only(b, n, "trex", &n);
+    return b != NULL && n >= 16 ? pkg_rb32(b + 12) : 0;
+}
+
+/*
+ * Reads the sample durations of a moof's only traf (SPEC: ISO/IEC
+ * 14496-12 8.8.7 tfhd, 8.8.8 trun): per sample if the trun has them, else
+ * tfhd's default, else trex's. Fills f->durs and f->frag_samples. 0 or
+ * ERR_MEDIA (no or two trafs, sizes that do not add up, a zero duration).
+ */
+static int
+pkg_fmp4_moof_parse(struct pkg_fmp4 *f, const uint8_t *p, size_t len)
+{
+    const uint8_t *traf, *tfhd, *b;
+    size_t traf_len, n, pos, size, need;
+    uint32_t tf_flags, fl, count, def, i, k = 0;
+
+    traf = pkg_box_only(p, len, "traf", &traf_len);
+    tfhd = traf != NULL ? pkg_box_only(traf, traf_len, "tfhd", &n) : NULL;
+    if (tfhd == NULL || n < 8)
+        return ERR_MEDIA;
+    tf_flags = pkg_rb32(tfhd) & 0xffffffu;
+    pos = 8 + ((tf_flags & 0x1) ? 8 : 0) + ((tf_flags & 0x2) ? 4 : 0);
+    def = f->trex_dur;
+    if (tf_flags & 0x8) {
+        if (n < pos + 4)
+            return ERR_MEDIA;
+        def = pkg_rb32(tfhd + pos);
+    }
+    for (pos = 0; traf_len - pos >= 8; pos += size) {
+        size = pkg_rb32(traf + pos);
+        if (size < 8 || size > traf_len - pos)
+            return ERR_MEDIA;
+        if (memcmp(traf + pos + 4, "trun", 4) != 0)
+            continue;
+        b = traf + pos + 8;
+        n = size - 8;
+        if (n < 8)
+            return ERR_MEDIA;
+        fl = pkg_rb32(b) & 0xffffffu;
+        count = pkg_rb32(b + 4);
+        b += 8 + ((fl & 0x1) ? 4 : 0) + ((fl & 0x4) ? 4 : 0);
+        need = (size_t)4 * (((fl & 0x100) != 0) + ((fl & 0x200) != 0) + ((fl & 0x400) != 0) +
+                            ((fl & 0x800) != 0));
+        if ((size_t)(b - (traf + pos + 8)) > n || count > PKG_FMP4_FRAG_MAX - k ||
+            (need != 0 && count > (n - (size_t)(b - (traf + pos + 8))) / need))
+            return ERR_MEDIA;
+        if (f->durs_cap < k + count) {
+            f->durs_cap = k + count;
+            f->durs = xrealloc(f->durs, f->durs_cap * sizeof(*f->durs));
+        }
+        for (i = 0; i < count; i++, b += need) {
+            f->durs[k] = (fl & 0x100) ? pkg_rb32(b) : def;
+            if (f->durs[k++] == 0)
+                return ERR_MEDIA;
+        }
+    }
+    if (k == 0)
+        return ERR_MEDIA;
+    f->frag_samples = k;
+    return 0;
+}
+
+static int
+pkg_fmp4_read(void *opaque, uint8_t *buf, int size)
+{
+    struct pkg_fmp4 *f = opaque;
+    size_t n;
+
+    CHECK_OBJ_NOTNULL(f, PKG_FMP4_MAGIC);
+    n = f->dq.len - f->dq_pos;
+    if (n == 0)
+        return AVERROR_EOF; /* never while a fragment is being read: it is all queued */
+    if (size > 0 && n > (size_t)size)
+        n = (size_t)size;
+    memcpy(buf, f->dq.p + f->dq_pos, n);
+    f->dq_pos += n;
+    return (int)n;
+}
+
+/* Describes the output track from the demuxed stream and emits its init segment. */
+static int
+pkg_fmp4_config(struct pkg_fmp4 *f, const AVStream *st)
+{
+    const AVCodecParameters *par = st->codecpar;
+    struct pkg_trk *t = &f->pkg->trk[f->kind];
+    int rc;
+
+    if (st->time_base.num != 1 || st->time_base.den <= 0 || par->extradata_size <= 0)
+        return ERR_MEDIA;
+    if (f->kind == PKG_VIDEO) {
+        if (par->codec_id != AV_CODEC_ID_H264 ||
+            pkg_cfg_avc_parse(par->extradata, (size_t)par->extradata_size, &t->avc) != 0)
+            return ERR_MEDIA;
+        t->width = par->width > 0 ? (uint32_t)par->width : t->avc.width;
+        t->height = par->height > 0 ? (uint32_t)par->height : t->avc.height;
+    } else {
+        if (par->codec_id != AV_CODEC_ID_AAC ||
+            pkg_cfg_aac_parse(par->extradata, (size_t)par->extradata_size, &t->aac) != 0)
+            return ERR_MEDIA;
+        t->channels = t->aac.channels != 0 ? t->aac.channels : (uint8_t)par->ch_layout.nb_channels;
+        /* The muxer's audio timescale is the sample rate: the input's must be too. */
+        if (t->channels == 0 || (uint32_t)st->time_base.den != t->aac.sample_rate)
+            return ERR_MEDIA;
+    }
+    t->timescale = (uint32_t)st->time_base.den;
+    rc = pkg_trk_install(t, par->extradata, (size_t)par->extradata_size);
+    return rc;
+}
+
+/* Opens the demuxer on the queued init segment and first fragment. */
+static int
+pkg_fmp4_open(struct pkg_fmp4 *f)
+{
+    const AVInputFormat *ifmt;
+    uint8_t *iobuf;
+    int rc;
+
+    ifmt = av_find_input_format("mp4");
+    f->dmx = avformat_alloc_context();
+    iobuf = av_malloc(PKG_AVIO_BUF_SIZE);
+    if (ifmt == NULL || f->dmx == NULL || iobuf == NULL) {
+        av_free(iobuf);
+        return ERR_MEDIA;
+    }
+    f->dpb = avio_alloc_context(iobuf, PKG_AVIO_BUF_SIZE, 0, f, pkg_fmp4_read, NULL, NULL);
+    if (f->dpb == NULL) {
+        av_free(iobuf);
+        return ERR_MEDIA;
+    }
+    f->dpb->seekable = 0;
+    f->dmx->pb = f->dpb;
+    f->dmx->flags |= AVFMT_FLAG_CUSTOM_IO;
+    rc = avformat_open_input(&f->dmx, NULL, ifmt, NULL); /* frees dmx on failure */
+    if (rc < 0)
+        return pkg_av_fail(&f->pkg->trk[f->kind], "avformat_open_input", rc);
+    if (f->dmx->nb_streams != 1 ||
+        f->dmx->streams[0]->codecpar->codec_type !=
+            (f->kind == PKG_VIDEO ? AVMEDIA_TYPE_VIDEO : AVMEDIA_TYPE_AUDIO))
+        return ERR_MEDIA;
+    return pkg_fmp4_config(f, f->dmx->streams[0]);
+}
+
+/*
+ * Muxes sample i of the fragment's demuxed packets. Decode times are the
+ * first packet's (the tfdt) plus the durations the moof gives, which are
+ * exact where the demuxer's packet durations are not; the composition
+ * offset is the packet's. *dts carries the decode time from sample to
+ * sample. *skip is set for a fragment that cannot be a segment (not
+ * starting with a keyframe, or back in time).
+ */
+static int
+pkg_fmp4_sample(struct pkg_fmp4 *f, uint32_t i, int64_t *dts, int *skip)
+{
+    struct pkg_trk *t = &f->pkg->trk[f->kind];
+    const AVPacket *pkt = f->pkts[i];
+    struct pkg_sample s;
+    int idr = 0, rc;
+
+    if (pkt->dts == AV_NOPTS_VALUE || pkt->pts == AV_NOPTS_VALUE || pkt->size <= 0 ||
+        pkt->pts < pkt->dts || pkt->dts > PKG_MS_MAX * 1000)
+        return ERR_MEDIA;
+    if (i == 0)
+        *dts = pkt->dts + f->offset;
+    if (!t->shift_set) {
+        t->shift = pkt->pts - pkt->dts; /* what the muxer will take */
+        t->shift_set = 1;
+    }
+    memset(&s, 0, sizeof(s));
+    s.dts = *dts + t->shift;
+    s.pts = *dts + (pkt->pts - pkt->dts);
+    s.key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+    s.data.p = pkt->data; /* borrowed: never freed through s */
+    s.data.len = (size_t)pkt->size;
+    if (i == 0) {
+        if ((f->kind == PKG_VIDEO && !s.key) || s.dts < 0 || (t->have_end && s.dts < t->end)) {
+            *skip = 1;
+            return 0;
+        }
+        if (f->kind == PKG_VIDEO &&
+            pkg_cfg_avcc_scan(s.data.p, s.data.len, t->avc.nal_len_size, &idr) < 0)
+            return ERR_MEDIA;
+        s.idr = (uint8_t)(f->kind == PKG_AUDIO || idr);
+        pkg_seg_open(t, &s);
+    }
+    if (s.pts < t->seg_ept)
+        t->seg_ept = s.pts;
+    t->seg_bytes += s.data.len;
+    if (t->seg_bytes > f->pkg->max_segment)
+        return ERR_LIMIT;
+    rc = pkg_mux_write(t, &s, f->durs[i]);
+    if (rc == 0)
+        t->stats.frames++;
+    *dts += f->durs[i];
+    return rc;
+}
+
+/* The queued moof + mdat are complete: read their samples, emit one segment. */
+static int
+pkg_fmp4_fragment(struct pkg_fmp4 *f)
+{
+    struct pkg_trk *t = &f->pkg->trk[f->kind];
+    uint32_t i, n = f->frag_samples;
+    int64_t dts = 0;
+    int rc = 0, skip = 0;
+
+    if (f->dmx == NULL) {
+        rc = pkg_fmp4_open(f);
+        if (rc != 0)
+            return rc;
+    }
+    if (f->npkts_cap < n) {
+        f->pkts = xrealloc(f->pkts, n * sizeof(AVPacket *));
+        for (i = (uint32_t)f->npkts_cap; i < n; i++) {
+            f->pkts[i] = av_packet_alloc();
+            AN(f->pkts[i]);
+        }
+        f->npkts_cap = n;
+    }
+    /* The whole fragment is queued, so the demuxer reads it without waiting. */
+    for (i = 0; i < n && rc == 0; i++) {
+        rc = av_read_frame(f->dmx, f->pkts[i]);
+        if (rc < 0)
+            rc = pkg_av_fail(t, "av_read_frame", rc);
+        else if (f->pkts[i]->stream_index != 0)
+            rc = ERR_MEDIA;
+    }
+    for (i = 0; i < n && rc == 0 && !skip; i++)
+        rc = pkg_fmp4_sample(f, i, &dts, &skip);
+    if (skip)
+        t->stats.dropped += n;
+    if (rc == 0 && t->seg_open && t->seg_samples > 0)
+        rc = pkg_seg_finish(t);
+    t->seg_open = 0;
+    for (i = 0; i < n; i++)
+        av_packet_unref(f->pkts[i]);
+    /* What the demuxer has read is gone from the queue. */
+    memmove(f->dq.p, f->dq.p + f->dq_pos, f->dq.len - f->dq_pos);
+    f->dq.len -= f->dq_pos;
+    f->dq_pos = 0;
+    return rc;
+}
+
+static int
+pkg_fmp4_box(struct pkg_fmp4 *f, const uint8_t *box, size_t size, size_t hdr)
+{
+    const char *type = (const char *)box + 4;
+    int rc;
+
+    if (memcmp(type, "ftyp", 4) == 0) {
+        if (f->have_ftyp || f->have_moov)
+            return ERR_PROTO;
+        f->have_ftyp = 1;
+    } else if (memcmp(type, "moov", 4) == 0) {
+        if (f->have_moov)
+            return ERR_PROTO; /* a new init: the caller starts a new reader */
+        f->have_moov = 1;
+        f->trex_dur = pkg_fmp4_trex_duration(box + hdr, size - hdr);
+    } else if (memcmp(type, "moof", 4) == 0) {
+        if (!f->have_moov || f->in_frag)
+            return ERR_PROTO;
+        rc = pkg_fmp4_moof_parse(f, box + hdr, size - hdr);
+        if (rc != 0)
+            return rc;
+        f->in_frag = 1;
+    } else if (memcmp(type, "mdat", 4) == 0) {
+        if (!f->in_frag)
+            return ERR_PROTO; /* not fragmented */
+        pkg_buf_append(&f->dq, box, size);
+        f->in_frag = 0;
+        return pkg_fmp4_fragment(f);
+    }
+    /* Everything goes to the demuxer, styp, sidx, free... too: a tfhd's
+     * base_data_offset counts bytes from the start of the stream. */
+    pkg_buf_append(&f->dq, box, size);
+    return 0;
+}
+
+int
+pkg_fmp4_new(struct pkg_fmp4 **pp, const struct pkg_fmp4_params *params, pkg_out_cb *cb,
+             void *cb_arg)
+{
+    struct pkg_params pp2 = {0};
+    struct pkg_fmp4 *f;
+    int rc;
+
+    *pp = NULL;
+    if (params == NULL || (params->track != PKG_VIDEO && params->track != PKG_AUDIO) ||
+        params->offset < 0 || params->offset >= INT64_MAX / 4)
+        return ERR_INVAL;
+    f = xcalloc(1, sizeof(*f));
+    f->magic = PKG_FMP4_MAGIC;
+    pp2.stream = params->stream;
+    pp2.max_segment_size = params->max_box;
+    rc = pkg_new(&f->pkg, &pp2, cb, cb_arg);
+    if (rc != 0) {
+        FREE_OBJ(f);
+        return rc;
+    }
+    f->kind = params->track;
+    f->offset = params->offset;
+    f->max_box = params->max_box != 0 ? params->max_box : PKG_MAX_SEGMENT_DEFAULT;
+    *pp = f;
+    return 0;
+}
+
+int
+pkg_fmp4_feed(struct pkg_fmp4 *f, const uint8_t *p, size_t len)
+{
+    size_t pos = 0, hdr;
+    uint64_t size;
+    int rc = 0;
+
+    CHECK_OBJ_NOTNULL(f, PKG_FMP4_MAGIC);
+    if (f->failed)
+        return ERR_MEDIA;
+    if (p == NULL && len > 0)
+        return ERR_INVAL;
+    pkg_call_begin(f->pkg);
+    pkg_buf_append(&f->in, p, len);
+    while (rc == 0 && f->in.len - pos >= 8) {
+        const uint8_t *b = f->in.p + pos;
+
+        size = pkg_rb32(b);
+        hdr = 8;
+        if (size == 1) {
+            if (f->in.len - pos < 16)
+                break;
+            size = pkg_rb64(b + 8);
+            hdr = 16;
+        }
+        /* SPEC: ISO/IEC 14496-12 4.2 -- size 0 runs to the end of the file: a pipe has none. */
+        if (size < hdr)
+            rc = ERR_PROTO;
+        else if (size > f->max_box)
+            rc = ERR_LIMIT;
+        else if (f->in.len - pos < size)
+            break;
+        else
+            rc = pkg_fmp4_box(f, b, (size_t)size, hdr);
+        if (rc == 0)
+            pos += (size_t)size;
+    }
+    memmove(f->in.p, f->in.p + pos, f->in.len - pos);
+    f->in.len -= pos;
+    if (rc != 0) {
+        /* The byte stream lost its framing, or the demuxer its place. */
+        f->failed = 1;
+        LOG_RL(LOG_INFO, "pkg", "fmp4_failed", 2, "stream=%s track=%s err=%s", f->pkg->stream,
+               pkg_track_names[f->kind], err_name(rc));
+    }
+    return pkg_call_end(f->pkg, rc);
+}
+
+int
+pkg_fmp4_end(struct pkg_fmp4 *f)
+{
+    CHECK_OBJ_NOTNULL(f, PKG_FMP4_MAGIC);
+    if (f->failed)
+        return ERR_MEDIA;
+    return f->in.len != 0 || f->in_frag ? ERR_PROTO : 0;
+}
+
+void
+pkg_fmp4_info(const struct pkg_fmp4 *f, struct pkg_rep_info *out)
+{
+    CHECK_OBJ_NOTNULL(f, PKG_FMP4_MAGIC);
+    pkg_rep_info(f->pkg, f->kind, out);
+}
+
+void
+pkg_fmp4_stats(const struct pkg_fmp4 *f, struct pkg_stats *out)
+{
+    CHECK_OBJ_NOTNULL(f, PKG_FMP4_MAGIC);
+    pkg_stats(f->pkg, f->kind, out);
+}
+
+int64_t
+pkg_fmp4_end_time(const struct pkg_fmp4 *f)
+{
+    const struct pkg_trk *t;
+
+    CHECK_OBJ_NOTNULL(f, PKG_FMP4_MAGIC);
+    t = &f->pkg->trk[f->kind];
+    return t->have_end ? t->end : 0;
+}
+
+void
+pkg_fmp4_free(struct pkg_fmp4 **pp)
+{
+    struct pkg_fmp4 *f = *pp;
+    size_t i;
+
+    if (f == NULL)
+        return;
+    CHECK_OBJ(f, PKG_FMP4_MAGIC);
+    avformat_close_input(&f->dmx);
+    if (f->dpb != NULL) {
+        av_freep(&f->dpb->buffer);
+        avio_context_free(&f->dpb);
+    }
+    for (i = 0; i < f->npkts_cap; i++)
+        av_packet_free(&f->pkts[i]);
+    xfree(f->pkts);
+    xfree(f->durs);
+    pkg_buf_free(&f->in);
+    pkg_buf_free(&f->dq);
+    pkg_free(&f->pkg);
+    FREE_OBJ(f);
+    *pp = NULL;
 }
 
 /* ------------------------------------------------------------------ index */
@@ -1354,7 +1838,7 @@ pkg_index_file(const char *path, struct pkg_index *out)
     rc = avformat_open_input(&ic, path, NULL, NULL);
     if (rc < 0) {
         if (av_strerror(rc, msg, sizeof(msg)) != 0)
-            snprintf(msg, sizeof(msg), "averror %d", rc);
+            (void)snprintf(msg, sizeof(msg), "averror %d", rc);
         LOG(LOG_INFO, "pkg", "index_open_failed", "conn=0 err=\"%s\"", msg);
         return rc == AVERROR(ENOENT) ? ERR_NOTFOUND : ERR_MEDIA;
     }

@@ -124,7 +124,8 @@ struct pkg_audio_cfg {
  * new representation). Other errors: ERR_MEDIA for a record that does not
  * parse (the track keeps its previous configuration, or stays
  * unconfigured), ERR_INVAL for a wrong codec or arguments, or the
- * callback's error.
+ * callback's error. A track failed by libavformat is reopened by the next
+ * configuration, same bytes or not, as a new generation.
  */
 int pkg_config_video(struct pkg *p, const struct pkg_video_cfg *cfg, unsigned flags) WARN_UNUSED;
 int pkg_config_audio(struct pkg *p, const struct pkg_audio_cfg *cfg, unsigned flags) WARN_UNUSED;
@@ -140,13 +141,16 @@ struct pkg_frame {
 
 /*
  * Pushes one frame. Errors leave the packager as it was, so the caller may
- * drop the frame and go on: ERR_PROTO for a frame on an unconfigured track
- * or a decode time that does not increase (after the offset), ERR_MEDIA
- * for AVCC framing that does not add up, ERR_LIMIT for a frame over
- * PKG_FRAME_MAX or a segment over max_segment_size, ERR_INVAL for bad
- * arguments or a time past PKG_MS_MAX; or the callback's error. Video
- * frames before the first keyframe of a session are dropped (counted in
- * pkg_stats), since a segment must start with one.
+ * drop the frame and go on: ERR_PROTO for a frame on an unconfigured track,
+ * a decode time that does not increase (after the offset) or a negative
+ * composition offset, ERR_MEDIA for AVCC framing that does not add up, an
+ * empty frame or ADTS-framed AAC, ERR_LIMIT for a frame over PKG_FRAME_MAX
+ * or a segment over max_segment_size, ERR_INVAL for bad arguments or a
+ * time past PKG_MS_MAX; or the callback's error. The exception: when
+ * libavformat itself fails (logged), the track is failed and returns
+ * ERR_MEDIA until it is configured again. Video frames before the first
+ * keyframe of a session are dropped (counted in pkg_stats), since a
+ * segment must start with one.
  */
 int pkg_push(struct pkg *p, enum pkg_track track, const struct pkg_frame *f) WARN_UNUSED;
 
@@ -165,7 +169,8 @@ int pkg_flush(struct pkg *p) WARN_UNUSED;
  * (first dts of the new session) continues after a gap.
  */
 int pkg_set_offset(struct pkg *p, int64_t offset_ms) WARN_UNUSED;
-/* End of the timeline so far in the input's ms (before offset), rounded up; 0 when empty. */
+/* End of the timeline so far, in ms on the offset timeline (input ms + offset), rounded up;
+ * 0 when nothing was segmented yet. */
 int64_t pkg_end_ms(const struct pkg *p);
 
 struct pkg_rep_info {
@@ -200,6 +205,49 @@ void pkg_check(const struct pkg *p);
  * debug/info). Process-wide; call once at start-up.
  */
 void pkg_global_init(void);
+
+/*
+ * Repackaging a fragmented MP4 byte stream with one H.264 or AAC track (a
+ * transcoder rendition arriving over a pipe) into the same outputs: one
+ * init segment, then one media segment per input fragment (moof + mdat),
+ * re-timed and re-muxed exactly like the passthrough (styp, tfdt = t, one
+ * fragment per segment). Times keep the input track's timescale plus
+ * `offset` ticks (a restarted transcoder continues the timeline), and t
+ * is the first sample's decode time shifted by its composition offset,
+ * as in pkg_push(). A video fragment that does not start with a keyframe,
+ * or starts back in time, is dropped (counted in `dropped`).
+ *
+ * Bytes may be fed in any pieces. The demuxer (libavformat's mov, over a
+ * read-only AVIOContext on a queue) only runs once a whole fragment is
+ * queued, so it never waits for input. Framing errors (a box of size 0 or
+ * too big, a second moov, mdat without moof, two tracks) fail the reader:
+ * the caller starts a new one on the next transcoder run.
+ */
+struct pkg_fmp4;
+
+struct pkg_fmp4_params {
+    enum pkg_track track; /* the kind of the stream's only track */
+    int64_t offset;       /* ticks of the input's timescale added to every time, >= 0 */
+    uint32_t max_box;     /* largest top-level box, also the segment cap; 0 = 64 MiB */
+    const char *stream;   /* borrowed for pkg_fmp4_new() only */
+};
+
+int pkg_fmp4_new(struct pkg_fmp4 **pp, const struct pkg_fmp4_params *params, pkg_out_cb *cb,
+                 void *cb_arg) WARN_UNUSED;
+/*
+ * Feeds bytes; outputs are emitted from inside. 0; ERR_PROTO or ERR_LIMIT
+ * for broken framing, ERR_MEDIA for a stream that does not demux or is not
+ * one H.264/AAC track (all three fail the reader for good); the callback's
+ * error.
+ */
+int pkg_fmp4_feed(struct pkg_fmp4 *f, const uint8_t *p, size_t len) WARN_UNUSED;
+/* End of input: ERR_PROTO when it stopped inside a box or fragment. */
+int pkg_fmp4_end(struct pkg_fmp4 *f) WARN_UNUSED;
+void pkg_fmp4_info(const struct pkg_fmp4 *f, struct pkg_rep_info *out);
+void pkg_fmp4_stats(const struct pkg_fmp4 *f, struct pkg_stats *out);
+/* End of the last segment emitted (ticks); 0 before the first. */
+int64_t pkg_fmp4_end_time(const struct pkg_fmp4 *f);
+void pkg_fmp4_free(struct pkg_fmp4 **pp);
 
 /*
  * Keyframe index of a media file for VOD chunking (libavformat reads
