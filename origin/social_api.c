@@ -152,17 +152,22 @@ static void
 social_job_respond(struct social_job *j)
 {
     struct httpd_req *r = j->r;
+    int rc;
 
     j->r = NULL;
-    if (httpd_resp_header(r, "Cache-Control", "no-store") != 0)
-        return;
-    if (j->out == NULL) {
+    rc = httpd_resp_header(r, "Cache-Control", "no-store");
+    if (rc == 0 && j->out == NULL) {
+        /* Fixed, valid values: only a closed request refuses them. */
         if (j->err.allow != NULL)
-            (void)httpd_resp_header(r, "Allow", j->err.allow);
-        if (j->status == 401)
-            (void)httpd_resp_header(r, "WWW-Authenticate", "Bearer realm=\"cascade\"");
-        if (j->status == 503)
-            (void)httpd_resp_header(r, "Retry-After", "1");
+            rc = httpd_resp_header(r, "Allow", j->err.allow);
+        if (rc == 0 && j->status == 401)
+            rc = httpd_resp_header(r, "WWW-Authenticate", "Bearer realm=\"cascade\"");
+        if (rc == 0 && j->status == 503)
+            rc = httpd_resp_header(r, "Retry-After", "1");
+    }
+    if (rc != 0)
+        return; /* closed: nothing more to say */
+    if (j->out == NULL) {
         httpd_resp_error(r, j->status, j->err.code != NULL ? j->err.code : "error", j->err.message);
         return;
     }
