@@ -103,9 +103,13 @@ mp_fail(PGconn *c, const PGresult *res, const char *what)
         return ERR_EXISTS; /* unique_violation */
     if (state != NULL && strcmp(state, "23503") == 0)
         return ERR_NOTFOUND; /* foreign_key_violation: no such user */
-    for (i = 0; msg != NULL && msg[i] != '\0' && j + 1 < sizeof(clean); i++)
-        clean[j++] =
-            (msg[i] == '"' || msg[i] == '\n' || (unsigned char)msg[i] < 0x20) ? ' ' : msg[i];
+    for (i = 0; msg != NULL && msg[i] != '\0' && j + 1 < sizeof(clean); i++) {
+        /* One log line with balanced quotes. */
+        if (msg[i] != '"' && (unsigned char)msg[i] >= 0x20)
+            clean[j++] = msg[i];
+        else
+            clean[j++] = ' ';
+    }
     clean[j] = '\0';
     LOG(LOG_ERR, "meta", "pg_failed", "conn=0 backend=postgres op=%s sqlstate=%s msg=\"%s\"", what,
         state != NULL ? state : "-", clean);
@@ -121,10 +125,12 @@ static int
 mp_exec(struct mp_conn *mc, const char *what, const char *sql, int n, const char *const *params,
         PGresult **out)
 {
-    PGresult *res;
+    PGresult *res = NULL;
     ExecStatusType st;
     int rc;
 
+    if (out != NULL)
+        *out = NULL;
     res = PQexecParams(mc->c, sql, n, NULL, params, NULL, NULL, 0);
     st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -151,10 +157,12 @@ mp_num(char *buf, int64_t v)
     (void)snprintf(buf, MP_NUM, "%" PRId64, v);
 }
 
-/* A bigint column; the server only sends digits there. */
+/* A bigint column (the server only sends digits there); 0 for NULL or no such row. */
 static int64_t
 mp_int(const PGresult *res, int row, int col)
 {
+    if (row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
+        return 0;
     return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
@@ -164,7 +172,7 @@ static int
 mp_connect(struct mp *p, PGconn **pc)
 {
     PGconn *c;
-    PGresult *res;
+    PGresult *res = NULL;
 
     c = PQconnectdb(p->conninfo);
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
@@ -258,7 +266,7 @@ mp_end(struct mp_conn *mc, int rc)
 static int
 mp_version(struct mp_conn *mc, int *v)
 {
-    PGresult *res;
+    PGresult *res = NULL;
     int rc;
 
     rc = mp_exec(mc, "schema_version", "SELECT coalesce(max(version), 0) FROM schema_version", 0,
@@ -353,7 +361,7 @@ mp_event_append(struct meta *m, struct mp_conn *mc, const struct meta_event *e)
     char id[MP_NUM], type[MP_NUM], kind[2] = {e->target.kind, '\0'}, ref[MP_NUM], value[MP_NUM],
                                    created[MP_NUM], keep[MP_NUM];
     const char *params[8];
-    PGresult *res;
+    PGresult *res = NULL;
     int64_t next;
     int rc;
 
@@ -365,6 +373,8 @@ mp_event_append(struct meta *m, struct mp_conn *mc, const struct meta_event *e)
         return rc;
     next = mp_int(res, 0, 0);
     PQclear(res);
+    if (next <= 0)
+        return mp_fail(mc->c, NULL, "event_id"); /* the counters row is gone */
     mp_num(id, next);
     mp_num(type, e->type);
     mp_num(ref, (int64_t)e->ref);
@@ -453,7 +463,7 @@ mp_user_put(struct meta *m, const struct meta_user *u)
     char role[MP_NUM], created[MP_NUM];
     const char *params[4] = {u->id, u->name, role, created};
     struct mp_conn mc;
-    PGresult *res;
+    PGresult *res = NULL;
     int rc;
 
     mp_num(role, u->role);
@@ -478,7 +488,7 @@ mp_user_get(struct meta *m, const char *id, struct meta_user *out)
 {
     const char *params[1] = {id};
     struct mp_conn mc;
-    PGresult *res;
+    PGresult *res = NULL;
     int rc;
 
     rc = mp_get(mp_of(m), &mc);
@@ -531,7 +541,7 @@ mp_comment_add_txn(struct meta *m, struct mp_conn *mc, struct meta_comment *c)
     char kind[2] = {c->target.kind, '\0'}, parent[MP_NUM], depth[MP_NUM], created[MP_NUM];
     const char *params[7];
     struct meta_event e;
-    PGresult *res;
+    PGresult *res = NULL;
     int rc;
 
     mp_num(parent, (int64_t)c->parent);
@@ -624,7 +634,7 @@ mp_comment_get(struct meta *m, uint64_t id, struct meta_comment *out)
     char idbuf[MP_NUM];
     const char *params[1] = {idbuf};
     struct mp_conn mc;
-    PGresult *res;
+    PGresult *res = NULL;
     int rc;
 
     mp_num(idbuf, (int64_t)id);
@@ -652,7 +662,7 @@ mp_comment_list(struct meta *m, const struct meta_target *tg, uint64_t parent,
     char kind[2] = {tg->kind, '\0'}, par[MP_NUM], cur[MP_NUM], lim[MP_NUM];
     const char *params[5] = {kind, tg->id, par, cur, lim};
     struct mp_conn mc;
-    PGresult *res;
+    PGresult *res = NULL;
     int rc, i, rows;
 
     mp_num(par, (int64_t)parent);
@@ -692,7 +702,7 @@ mp_comment_delete(struct meta *m, uint64_t id, const char *by, bool moderator, i
     struct meta_comment c;
     struct meta_event e;
     struct mp_conn mc;
-    PGresult *res;
+    PGresult *res = NULL;
     int rc;
 
     mp_num(idbuf, (int64_t)id);
@@ -740,7 +750,7 @@ mp_comment_delete(struct meta *m, uint64_t id, const char *by, bool moderator, i
 static int
 mp_like_count(struct mp_conn *mc, const char *const *params, uint64_t *count)
 {
-    PGresult *res;
+    PGresult *res = NULL;
     int rc;
 
     rc = mp_exec(mc, "like_count",
@@ -761,7 +771,7 @@ mp_like_set(struct meta *m, const struct meta_target *tg, const char *user, bool
     const char *params[4] = {kind, tg->id, user, created};
     struct meta_event e;
     struct mp_conn mc;
-    PGresult *res;
+    PGresult *res = NULL;
     bool changed = false;
     int rc;
 
@@ -825,7 +835,7 @@ mp_like_get(struct meta *m, const struct meta_target *tg, const char *user, uint
     char kind[2] = {tg->kind, '\0'};
     const char *params[3] = {kind, tg->id, user};
     struct mp_conn mc;
-    PGresult *res;
+    PGresult *res = NULL;
     int rc;
 
     *liked = false;
@@ -855,7 +865,7 @@ mp_reaction_one(struct meta *m, struct mp_conn *mc, const struct meta_delta *d, 
     char kind[2] = {d->target.kind, '\0'}, bucket[MP_NUM], count[MP_NUM];
     const char *params[5] = {kind, d->target.id, bucket, d->kind, count};
     struct meta_event e;
-    PGresult *res;
+    PGresult *res = NULL;
     int rc;
 
     mp_num(bucket, d->bucket_ms);
@@ -885,7 +895,7 @@ mp_reaction_add(struct meta *m, const struct meta_delta *d, size_t n, const char
     char seqbuf[MP_NUM];
     const char *params[2] = {edge, seqbuf};
     struct mp_conn mc;
-    PGresult *res;
+    PGresult *res = NULL;
     size_t i;
     int rc;
 
@@ -924,7 +934,7 @@ mp_reaction_range(struct meta *m, const struct meta_target *tg, int64_t from_ms,
     char kind[2] = {tg->kind, '\0'}, from[MP_NUM], to[MP_NUM], lim[MP_NUM];
     const char *params[5] = {kind, tg->id, from, to, lim};
     struct mp_conn mc;
-    PGresult *res;
+    PGresult *res = NULL;
     int rc, i, rows;
 
     mp_num(from, from_ms);
@@ -993,7 +1003,7 @@ meta_pg_open(struct meta *m, const struct meta_conf *c)
     p->n = c->pg_pool != 0 ? c->pg_pool : MP_POOL_DEFAULT;
     if (p->n > MP_POOL_MAX)
         p->n = MP_POOL_MAX;
-    p->conns = xcalloc(p->n, sizeof(*p->conns));
+    p->conns = xcalloc(p->n, sizeof(PGconn *));
     p->busy = xcalloc(p->n, sizeof(*p->busy));
     AZ(pthread_mutex_init(&p->mu, NULL));
     AZ(pthread_cond_init(&p->cv, NULL));

@@ -73,27 +73,25 @@ enum social_job_state {
 struct social_job {
     unsigned magic;
 #define SOCIAL_JOB_MAGIC 0x736a6f62U
-    struct origin_social *s; /* borrowed */
-    struct httpd_req *r;     /* borrowed until on_close; then NULL */
-    struct event *ev;        /* owned: completion, on r's loop */
-    struct event *timer;     /* owned: long-poll retry; NULL until needed */
     enum social_job_state state;
+    struct origin_social *s;                /* borrowed */
+    struct httpd_req *r;                    /* borrowed until on_close; then NULL */
+    struct event *ev;                       /* owned: completion, on r's loop */
+    struct event *timer;                    /* owned: long-poll retry; NULL until needed */
+    struct social_job *next;                /* queue, under s->mu */
+    struct social_job *all_prev, *all_next; /* s->all, under s->mu */
+    char *body;                             /* owned */
+    size_t len, max;
+    uint64_t deadline_ms; /* long poll */
     struct social_route rt;
     struct social_query q;
     struct token_claims who;
-    bool authed;
-    char *body; /* owned */
-    size_t len, max;
-    bool too_big;
-    uint64_t deadline_ms; /* long poll */
     /* the answer, written by a store thread */
-    int status;
     char *out; /* owned: JSON text */
     size_t outlen;
     struct social_err err; /* when status is an error's */
-    bool repoll;
-    struct social_job *next;                /* queue, under s->mu */
-    struct social_job *all_prev, *all_next; /* s->all, under s->mu */
+    int status;
+    bool authed, too_big, repoll;
 };
 
 static int64_t
@@ -182,11 +180,10 @@ social_job_on_close(struct httpd_req *r, void *arg)
     CAST_OBJ_NOTNULL(j, arg, SOCIAL_JOB_MAGIC);
     (void)r;
     j->r = NULL;
-    /* Reading: the loop owns it and nothing else will run for it. */
-    if (j->state == SOCIAL_JOB_READING)
+    /* Reading, or waiting for a long-poll retry: the loop owns it and
+     * nothing else will run for it. Queued: the answer's callback frees it. */
+    if (j->state == SOCIAL_JOB_READING || (j->state == SOCIAL_JOB_DONE && j->timer != NULL))
         social_job_free(j);
-    else if (j->state == SOCIAL_JOB_DONE && j->timer != NULL)
-        social_job_free(j); /* waiting for a long-poll retry */
 }
 
 static void
@@ -237,7 +234,7 @@ static void
 social_job_done_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct social_job *j;
-    struct timeval tv = {0, SOCIAL_POLL_MS * 1000};
+    struct timeval tv = {0, (suseconds_t)SOCIAL_POLL_MS * 1000};
 
     (void)fd;
     (void)what;
@@ -974,7 +971,6 @@ origin_social_new(const struct social_conf *c, struct origin_social **ps)
     if ((s->moderator_key != NULL && strlen(s->moderator_key) < TOKEN_KEY_MIN) ||
         (s->edge_key != NULL && strlen(s->edge_key) < TOKEN_KEY_MIN)) {
         LOG(LOG_ERR, "social", "bad_conf", "conn=0 why=\"role keys need 16 bytes or more\"");
-        rc = ERR_CONF;
         goto fail;
     }
     s->m_comments = metrics_counter("origin.social.comments", "Comments added.");

@@ -574,7 +574,8 @@ social_body_batch(const void *buf, size_t len, const struct social_kinds *k, uin
             rc = social_fail(e, 400, "bad_value", "%s", "edge is 1-64 of A-Z a-z 0-9 . _ -");
         if (rc == 0 && out->edge[0] != '\0') {
             rc = social_json_int(j, "seq", 1, INT64_MAX, &seq, e);
-            out->seq = (uint64_t)seq;
+            if (rc == 0)
+                out->seq = (uint64_t)seq;
         }
         if (rc == 0 && arr == NULL)
             rc = social_fail(e, 400, "missing_field", "%s is required", "deltas");
