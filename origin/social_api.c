@@ -61,7 +61,7 @@ struct origin_social {
     bool stopping;          /* under mu */
     pthread_t *threads;     /* owned */
     unsigned nthreads;
-    struct metric *m_comments, *m_reactions, *m_batches, *m_busy, *m_sessions;
+    struct metric *m_comments, *m_reactions, *m_batches, *m_busy, *m_sessions, *m_inflight;
 };
 
 enum social_job_state {
@@ -127,6 +127,7 @@ social_job_free(struct social_job *j)
     if (j->all_next != NULL)
         j->all_next->all_prev = j->all_prev;
     AZ(pthread_mutex_unlock(&s->mu));
+    metric_gauge_add(s->m_inflight, -1);
     event_free(j->ev);
     if (j->timer != NULL)
         event_free(j->timer);
@@ -910,6 +911,7 @@ origin_api_social_handle(struct httpd_req *r, struct origin_social *s, struct ev
         s->all->all_prev = j;
     s->all = j;
     AZ(pthread_mutex_unlock(&s->mu));
+    metric_gauge_add(s->m_inflight, 1);
     if (rt.op == SOCIAL_OP_NONE) {
         j->status = e.status;
         j->err = e;
@@ -978,6 +980,8 @@ origin_social_new(const struct social_conf *c, struct origin_social **ps)
     s->m_batches = metrics_counter("origin.social.batches", "Reaction batches merged from edges.");
     s->m_busy = metrics_counter("origin.social.busy", "Requests refused: store queue full.");
     s->m_sessions = metrics_counter("origin.social.sessions", "Sessions issued.");
+    s->m_inflight = metrics_gauge("origin.social.inflight",
+                                  "Interactions requests in progress, long polls included.");
     json_object_seed(0); /* before any thread builds objects */
     AZ(pthread_mutex_init(&s->mu, NULL));
     AZ(pthread_cond_init(&s->cv, NULL));

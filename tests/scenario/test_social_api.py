@@ -485,3 +485,44 @@ def test_origins_share_one_postgres_database(cdn, backend):
     replies = api_a.ok("GET", f"/api/videos/shared/comments/{c['id']}/replies")["comments"]
     assert [x["id"] for x in replies] == [r["id"]]
     assert api_a.ok("GET", "/api/videos/shared/likes", token=tok) == {"count": 1, "liked": True}
+
+
+# ---------------------------------------------------------------- robustness
+
+
+def test_clients_that_vanish_mid_request_cost_nothing(cdn, backend):
+    origin, api = start_origin(cdn, backend)
+    tok = api.session()["token"]
+    body = json.dumps({"text": "never finished"}).encode()
+
+    # Long polls dropped while held, bodies cut short, requests dropped while queued.
+    for i in range(30):
+        c = cdnlib.RawConn(origin.addr)
+        if i % 3 == 0:
+            c.send(cdnlib.build_request("GET", "/api/events?after=0&wait=5000"))
+        elif i % 3 == 1:
+            hdrs = {
+                "Authorization": f"Bearer {tok}",
+                "Content-Type": "application/json",
+                "Content-Length": str(len(body)),
+            }
+            head = cdnlib.build_request("POST", "/api/videos/v/comments", hdrs)
+            c.send(head + body[:5])
+        else:
+            c.send(cdnlib.build_request("GET", "/api/videos/v/comments?limit=100"))
+        c.close()
+
+    # Still serving, and nothing half-made was stored.
+    assert api.ok("GET", "/api/videos/v/comments")["comments"] == []
+    api.ok("POST", "/api/videos/v/comments", {"text": "after"}, tok, want=201)
+
+    # A long poll held during SIGTERM is answered, then the origin exits cleanly.
+    last = api.ok("GET", "/api/events")["last"]
+    held = cdnlib.RawConn(origin.addr, timeout=15)
+    held.send(cdnlib.build_request("GET", f"/api/events?after={last}&wait=2000"))
+    cdnlib.wait_for(lambda: origin.metric("origin.social.inflight") == 1, timeout=5)
+    origin.terminate()
+    r = held.response()
+    held.close()
+    assert r.status == 200 and r.json()["events"] == []
+    assert origin.wait_exit() == 0
