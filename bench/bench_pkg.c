@@ -130,19 +130,20 @@ main(int argc, char **argv)
     if (input == NULL) {
         if (mkdtemp(dir) == NULL)
             return 1;
-        snprintf(path, sizeof(path), "%s/in1080.flv", dir);
-        snprintf(cmd, sizeof(cmd),
-                 "ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi "
-                 "-i testsrc2=size=1920x1080:rate=30 -f lavfi -i sine=sample_rate=48000 -t 10 "
-                 "-c:v libx264 -preset ultrafast -b:v 6M -maxrate 6M -bufsize 12M -g 60 "
-                 "-keyint_min 60 -sc_threshold 0 -c:a aac -b:a 128k -f flv %s",
-                 path);
+        (void)snprintf(path, sizeof(path), "%s/in1080.flv", dir);
+        (void)snprintf(
+            cmd, sizeof(cmd),
+            "ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi "
+            "-i testsrc2=size=1920x1080:rate=30 -f lavfi -i sine=sample_rate=48000 -t 10 "
+            "-c:v libx264 -preset ultrafast -b:v 6M -maxrate 6M -bufsize 12M -g 60 "
+            "-keyint_min 60 -sc_threshold 0 -c:a aac -b:a 128k -f flv %s",
+            path);
         if (system(cmd) != 0)
             return 1;
         input = path;
     }
     if (rounds < 1 || bench_read(input, &in) != 0) {
-        fprintf(stderr, "bench_pkg: cannot read %s\n", input);
+        (void)fprintf(stderr, "bench_pkg: cannot read %s\n", input);
         return 1;
     }
     vc.record = in.avcc;

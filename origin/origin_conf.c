@@ -31,6 +31,30 @@ static const struct conf_key origin_conf_keys[] = {
      NULL, false, "Directory of journals, segments and metadata; relative to the working directory."},
     {"ladder", CONF_STRING, offsetof(struct origin_conf, ladder), "default", 0, 0, NULL,
      true, "Renditions to encode: none (passthrough only), default, or a ladder file's path."},
+    {"rtmp.timeout", CONF_DURATION, offsetof(struct origin_conf, rtmp_timeout), "15s", 100,
+     CONF_HOUR, NULL, false, "An RTMP connection that sends nothing for this long is closed."},
+    {"rtmp.max_connections", CONF_INT, offsetof(struct origin_conf, rtmp_max_connections), "256",
+     1, 65536, NULL, false, "RTMP connections open at once; more are closed on accept."},
+    {"live.segment_duration", CONF_DURATION, offsetof(struct origin_conf, segment_duration), "2s",
+     100, 60 * CONF_SEC, NULL, false,
+     "Target duration of live segments; cuts happen at the first keyframe at or after it."},
+    {"live.dvr_window", CONF_DURATION, offsetof(struct origin_conf, dvr_window), "30m", 0,
+     24 * CONF_HOUR, NULL, false,
+     "How far back a live viewer may seek (timeShiftBufferDepth); 0 keeps the whole run."},
+    {"live.presentation_delay", CONF_DURATION, offsetof(struct origin_conf, presentation_delay),
+     "6s", 0, 10 * 60 * CONF_SEC, NULL, false,
+     "How far behind the live edge players should play (suggestedPresentationDelay)."},
+    {"live.reconnect_grace", CONF_DURATION, offsetof(struct origin_conf, reconnect_grace), "15s",
+     0, CONF_HOUR, NULL, false,
+     "A publisher that comes back within this continues the same timeline; then the stream ends."},
+    {"live.keep_recording", CONF_BOOL, offsetof(struct origin_conf, keep_recording), "on", 0, 0,
+     NULL, false,
+     "Keep segments that left the DVR window, so an ended stream's MPD covers the whole run."},
+    {"journal.sync_interval", CONF_DURATION, offsetof(struct origin_conf, journal_sync), "200ms",
+     1, 500, NULL, false, "Journals are fdatasync()ed at least this often (at most 500ms)."},
+    {"journal.retention", CONF_DURATION, offsetof(struct origin_conf, journal_retention), "24h",
+     0, 365 * 24 * CONF_HOUR, NULL, false,
+     "How long the journal of an ended stream is kept; 0 deletes it when the stream ends."},
     {"log.level", CONF_ENUM, offsetof(struct origin_conf, log_level), "info", 0, 0,
      conf_log_levels, true, "Lowest level logged: debug, info, warn, error or crit."},
     {"drain.timeout", CONF_DURATION, offsetof(struct origin_conf, drain_timeout), "30s", 0,
@@ -51,6 +75,12 @@ origin_conf_validate(const void *conf, struct conf_err *err)
     if (c->ladder[0] == '\0') {
         (void)snprintf(err->msg, sizeof(err->msg),
                        "ladder must be none, default, or the path of a ladder file");
+        return ERR_CONF;
+    }
+    /* SPEC: RFC 8216 6.2.2 -- a live playlist keeps at least three target durations. */
+    if (c->dvr_window != 0 && c->dvr_window < 3 * c->segment_duration) {
+        (void)snprintf(err->msg, sizeof(err->msg),
+                       "live.dvr_window must be 0 or at least 3 x live.segment_duration");
         return ERR_CONF;
     }
     if (strcmp(c->http_listen, c->rtmp_listen) == 0) {

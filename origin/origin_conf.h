@@ -12,6 +12,7 @@
 #ifndef CASCADE_ORIGIN_CONF_H
 #define CASCADE_ORIGIN_CONF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cli.h"
@@ -21,13 +22,22 @@
 struct httpd_conf;
 
 struct origin_conf {
-    char *http_listen;      /* owned: HTTP (manifests, segments, REST) */
-    char *rtmp_listen;      /* owned: RTMP ingest */
-    int64_t workers;        /* 0 = one per CPU core */
-    char *data_dir;         /* owned; relative to the working directory */
-    char *ladder;           /* owned: "none", "default", or a ladder file's path */
-    int log_level;          /* enum log_level (log.h) */
-    uint64_t drain_timeout; /* ms */
+    char *http_listen;     /* owned: HTTP (manifests, segments, REST) */
+    char *rtmp_listen;     /* owned: RTMP ingest */
+    int64_t workers;       /* 0 = one per CPU core */
+    char *data_dir;        /* owned; relative to the working directory */
+    char *ladder;          /* owned: "none", "default", or a ladder file's path */
+    uint64_t rtmp_timeout; /* ms: an RTMP connection silent this long is closed */
+    int64_t rtmp_max_connections;
+    uint64_t segment_duration;   /* ms: target duration of a live segment */
+    uint64_t dvr_window;         /* ms: timeShiftBufferDepth; 0 keeps everything */
+    uint64_t presentation_delay; /* ms: suggestedPresentationDelay */
+    uint64_t reconnect_grace;    /* ms: how long a run waits for its publisher to return */
+    bool keep_recording;         /* keep segments past the DVR window: the ended MPD covers all */
+    uint64_t journal_sync;       /* ms: fdatasync period of the journals */
+    uint64_t journal_retention;  /* ms: sealed journals kept this long; 0 deletes them at once */
+    int log_level;               /* enum log_level (log.h) */
+    uint64_t drain_timeout;      /* ms */
     struct conf_http http;
 };
 

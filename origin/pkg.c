@@ -16,10 +16,16 @@
  * a segment's tfdt is its keyframe's presentation time (trun version 1,
  * negative composition offsets, no edit list).
  *
+ * Also here, because they are libavformat too: the fragmented-MP4 reader
+ * (struct pkg_fmp4: a transcoder's rendition re-muxed through the same
+ * track machinery, its mov demuxer reading a queue of whole fragments
+ * through a read-only AVIOContext) and the keyframe index of a file.
+ *
  * Ownership: struct pkg owns its tracks; a track owns its muxer, its
  * AVIOContext (and the av_malloc'd buffer in it), its held frame and audio
- * queue. The caller's frame and config bytes are borrowed for the call and
- * copied when kept. Not here: record parsing (pkg_cfg.c), files (caller).
+ * queue. A struct pkg_fmp4 owns a struct pkg, its demuxer and its queues.
+ * The caller's frame and config bytes are borrowed for the call and copied
+ * when kept. Not here: record parsing (pkg_cfg.c), files (caller).
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -89,17 +95,17 @@ struct pkg_sample {
 
 struct pkg_trk {
     enum pkg_track kind;
-    struct pkg *pkg; /* borrowed: the owner, for the AVIO callback */
     int configured;
-    int failed; /* libavformat failed mid-way: the track only returns ERR_MEDIA now */
+    struct pkg *pkg; /* borrowed: the owner, for the AVIO callback */
+    int failed;      /* libavformat failed mid-way: the track only returns ERR_MEDIA now */
     uint32_t gen;
     uint32_t timescale;
+    uint32_t width, height, fps_num, fps_den;
+    uint8_t channels;
     uint8_t *record; /* owned: the configuration bytes as given */
     size_t record_len;
     struct pkg_cfg_avc avc;
     struct pkg_cfg_aac aac;
-    uint32_t width, height, fps_num, fps_den;
-    uint8_t channels;
 
     AVFormatContext *mux; /* owned */
     AVIOContext *pb;      /* owned, with its av_malloc'd buffer */
@@ -108,25 +114,25 @@ struct pkg_trk {
 
     /* the segment being built */
     int seg_open;
-    int64_t seg_t;   /* decode time of its first sample */
-    int64_t seg_ept; /* earliest presentation time so far */
-    int64_t seg_end; /* decode time + duration of the last sample written */
     uint32_t seg_samples;
-    uint8_t seg_sap;
+    int64_t seg_t;    /* decode time of its first sample */
+    int64_t seg_ept;  /* earliest presentation time so far */
+    int64_t seg_end;  /* decode time + duration of the last sample written */
     size_t seg_bytes; /* sample bytes in it, the held frame included */
+    uint8_t seg_sap;
 
     /* the timeline */
-    int have_in;        /* a frame was accepted since pkg_new() */
-    int64_t last_in_ms; /* its input decode time, after the offset */
+    int have_in; /* a frame was accepted since pkg_new() */
     int have_end;
-    int64_t end; /* end of the last segment emitted (timescale) */
+    int64_t last_in_ms; /* its input decode time, after the offset */
+    int64_t end;        /* end of the last segment emitted (timescale) */
 
     /* video */
     int shift_set;
-    int64_t shift; /* the muxer's first composition offset: added to every decode time */
     int has_held;
-    struct pkg_sample held;
+    int64_t shift; /* the muxer's first composition offset: added to every decode time */
     int64_t last_dur;
+    struct pkg_sample held;
 
     /* audio */
     struct pkg_sample *aq; /* owned: ring of PKG_AQ_MAX, allocated with the config */
@@ -215,7 +221,7 @@ pkg_av_fail(const struct pkg_trk *t, const char *what, int averr)
     char msg[AV_ERROR_MAX_STRING_SIZE];
 
     if (av_strerror(averr, msg, sizeof(msg)) != 0)
-        snprintf(msg, sizeof(msg), "averror %d", averr);
+        (void)snprintf(msg, sizeof(msg), "averror %d", averr);
     LOG(LOG_ERR, "pkg", "libav_failed", "stream=%s track=%s call=%s err=\"%s\"", t->pkg->stream,
         pkg_track_names[t->kind], what, msg);
     return ERR_MEDIA;
@@ -336,7 +342,7 @@ pkg_mux_open(struct pkg_trk *t)
     av_dict_set(&opts, "use_editlist", "0", 0);
     av_dict_set(&opts, "write_tmcd", "0", 0);
     if (t->kind == PKG_VIDEO) {
-        snprintf(ts, sizeof(ts), "%u", (unsigned)t->timescale);
+        (void)snprintf(ts, sizeof(ts), "%u", (unsigned)t->timescale);
         av_dict_set(&opts, "video_track_timescale", ts, 0);
     }
     rc = avformat_write_header(t->mux, &opts);
@@ -1200,14 +1206,14 @@ pkg_rep_info(const struct pkg *p, enum pkg_track track, struct pkg_rep_info *out
     out->timescale = t->timescale;
     if (track == PKG_VIDEO) {
         out->codec = PKG_CODEC_H264;
-        snprintf(out->codecs, sizeof(out->codecs), "%s", t->avc.codecs);
+        (void)snprintf(out->codecs, sizeof(out->codecs), "%s", t->avc.codecs);
         out->width = t->width;
         out->height = t->height;
         out->fps_num = t->fps_num;
         out->fps_den = t->fps_den;
     } else {
         out->codec = PKG_CODEC_AAC;
-        snprintf(out->codecs, sizeof(out->codecs), "%s", t->aac.codecs);
+        (void)snprintf(out->codecs, sizeof(out->codecs), "%s", t->aac.codecs);
         out->sample_rate = t->aac.sample_rate;
         out->channels = t->channels;
     }
@@ -1258,7 +1264,7 @@ pkg_check(const struct pkg *p)
 static void
 pkg_av_log_cb(void *avcl, int level, const char *fmt, va_list vl)
 {
-    static int print_prefix = 1;
+    int print_prefix = 1; /* per line, not static: packagers may run on several threads */
     char line[512], clean[512];
     size_t n;
 
@@ -1384,8 +1390,8 @@ pkg_fmp4_moof_parse(struct pkg_fmp4 *f, const uint8_t *p, size_t len)
         fl = pkg_rb32(b) & 0xffffffu;
         count = pkg_rb32(b + 4);
         b += 8 + ((fl & 0x1) ? 4 : 0) + ((fl & 0x4) ? 4 : 0);
-        need = 4u * (((fl & 0x100) != 0) + ((fl & 0x200) != 0) + ((fl & 0x400) != 0) +
-                     ((fl & 0x800) != 0));
+        need = (size_t)4 * (((fl & 0x100) != 0) + ((fl & 0x200) != 0) + ((fl & 0x400) != 0) +
+                            ((fl & 0x800) != 0));
         if ((size_t)(b - (traf + pos + 8)) > n || count > PKG_FMP4_FRAG_MAX - k ||
             (need != 0 && count > (n - (size_t)(b - (traf + pos + 8))) / need))
             return ERR_MEDIA;
@@ -1554,7 +1560,7 @@ pkg_fmp4_fragment(struct pkg_fmp4 *f)
             return rc;
     }
     if (f->npkts_cap < n) {
-        f->pkts = xrealloc(f->pkts, n * sizeof(*f->pkts));
+        f->pkts = xrealloc(f->pkts, n * sizeof(AVPacket *));
         for (i = (uint32_t)f->npkts_cap; i < n; i++) {
             f->pkts[i] = av_packet_alloc();
             AN(f->pkts[i]);
@@ -1832,7 +1838,7 @@ pkg_index_file(const char *path, struct pkg_index *out)
     rc = avformat_open_input(&ic, path, NULL, NULL);
     if (rc < 0) {
         if (av_strerror(rc, msg, sizeof(msg)) != 0)
-            snprintf(msg, sizeof(msg), "averror %d", rc);
+            (void)snprintf(msg, sizeof(msg), "averror %d", rc);
         LOG(LOG_INFO, "pkg", "index_open_failed", "conn=0 err=\"%s\"", msg);
         return rc == AVERROR(ENOENT) ? ERR_NOTFOUND : ERR_MEDIA;
     }

@@ -124,7 +124,8 @@ struct pkg_audio_cfg {
  * new representation). Other errors: ERR_MEDIA for a record that does not
  * parse (the track keeps its previous configuration, or stays
  * unconfigured), ERR_INVAL for a wrong codec or arguments, or the
- * callback's error.
+ * callback's error. A track failed by libavformat is reopened by the next
+ * configuration, same bytes or not, as a new generation.
  */
 int pkg_config_video(struct pkg *p, const struct pkg_video_cfg *cfg, unsigned flags) WARN_UNUSED;
 int pkg_config_audio(struct pkg *p, const struct pkg_audio_cfg *cfg, unsigned flags) WARN_UNUSED;
@@ -140,13 +141,16 @@ struct pkg_frame {
 
 /*
  * Pushes one frame. Errors leave the packager as it was, so the caller may
- * drop the frame and go on: ERR_PROTO for a frame on an unconfigured track
- * or a decode time that does not increase (after the offset), ERR_MEDIA
- * for AVCC framing that does not add up, ERR_LIMIT for a frame over
- * PKG_FRAME_MAX or a segment over max_segment_size, ERR_INVAL for bad
- * arguments or a time past PKG_MS_MAX; or the callback's error. Video
- * frames before the first keyframe of a session are dropped (counted in
- * pkg_stats), since a segment must start with one.
+ * drop the frame and go on: ERR_PROTO for a frame on an unconfigured track,
+ * a decode time that does not increase (after the offset) or a negative
+ * composition offset, ERR_MEDIA for AVCC framing that does not add up, an
+ * empty frame or ADTS-framed AAC, ERR_LIMIT for a frame over PKG_FRAME_MAX
+ * or a segment over max_segment_size, ERR_INVAL for bad arguments or a
+ * time past PKG_MS_MAX; or the callback's error. The exception: when
+ * libavformat itself fails (logged), the track is failed and returns
+ * ERR_MEDIA until it is configured again. Video frames before the first
+ * keyframe of a session are dropped (counted in pkg_stats), since a
+ * segment must start with one.
  */
 int pkg_push(struct pkg *p, enum pkg_track track, const struct pkg_frame *f) WARN_UNUSED;
 
@@ -165,7 +169,8 @@ int pkg_flush(struct pkg *p) WARN_UNUSED;
  * (first dts of the new session) continues after a gap.
  */
 int pkg_set_offset(struct pkg *p, int64_t offset_ms) WARN_UNUSED;
-/* End of the timeline so far in the input's ms (before offset), rounded up; 0 when empty. */
+/* End of the timeline so far, in ms on the offset timeline (input ms + offset), rounded up;
+ * 0 when nothing was segmented yet. */
 int64_t pkg_end_ms(const struct pkg *p);
 
 struct pkg_rep_info {

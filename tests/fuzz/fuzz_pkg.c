@@ -72,8 +72,8 @@ fz_out(void *arg, const struct pkg_out *o)
     assert(o->track == PKG_VIDEO || o->track == PKG_AUDIO);
     assert(o->data != NULL && o->len > 8);
     if (getenv("FUZZ_PKG_VERBOSE") != NULL)
-        fprintf(stderr, "out kind=%d track=%d gen=%u t=%" PRId64 " d=%" PRId64 " len=%zu\n",
-                o->kind, o->track, (unsigned)o->gen, o->t, o->d, o->len);
+        (void)fprintf(stderr, "out kind=%d track=%d gen=%u t=%" PRId64 " d=%" PRId64 " len=%zu\n",
+                      o->kind, o->track, (unsigned)o->gen, o->t, o->d, o->len);
     if (o->kind == PKG_OUT_INIT) {
         assert(!s->inited[o->track] || o->gen > s->gen[o->track]);
         s->inited[o->track] = 1;
@@ -103,7 +103,7 @@ fz_push_video(struct pkg *p, struct fz_state *s)
 
     s->dts[PKG_VIDEO] += step == 255 ? 65000 : (int64_t)step - 2;
     f.dts_ms = s->dts[PKG_VIDEO];
-    f.cts_ms = (int8_t)cts;
+    f.cts_ms = cts < 128 ? (int32_t)cts : (int32_t)cts - 256; /* a signed byte */
     f.key = fl & 1;
     if (fl & 2) {
         /* raw bytes from the script */

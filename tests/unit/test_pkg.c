@@ -136,15 +136,15 @@ group_setup(void **state)
 
     (void)state;
     pkg_global_init();
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/cascade-pkg-XXXXXX");
+    (void)snprintf(tmpdir, sizeof(tmpdir), "/tmp/cascade-pkg-XXXXXX");
     if (mkdtemp(tmpdir) == NULL)
         return -1;
-    snprintf(path, sizeof(path), "%s/in.flv", tmpdir);
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi "
-             "-i testsrc2=size=640x360:rate=30 -f lavfi -i sine -t 7 -c:v libx264 "
-             "-g 60 -keyint_min 60 -sc_threshold 0 -c:a aac -f flv %s",
-             path);
+    (void)snprintf(path, sizeof(path), "%s/in.flv", tmpdir);
+    (void)snprintf(cmd, sizeof(cmd),
+                   "ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi "
+                   "-i testsrc2=size=640x360:rate=30 -f lavfi -i sine -t 7 -c:v libx264 "
+                   "-g 60 -keyint_min 60 -sc_threshold 0 -c:a aac -f flv %s",
+                   path);
     if (system(cmd) != 0)
         return -1;
     return input_read_flv(path, &in360);
@@ -270,7 +270,7 @@ write_track(const struct outs *os, enum pkg_track track, uint32_t gen, const cha
     FILE *f;
     size_t i;
 
-    snprintf(path, pathsz, "%s/%s", tmpdir, name);
+    (void)snprintf(path, pathsz, "%s/%s", tmpdir, name);
     f = fopen(path, "wb");
     assert_non_null(f);
     for (i = 0; i < os->n; i++) {
@@ -290,27 +290,27 @@ decode_frames(const char *path)
     size_t n;
     long frames = -1;
 
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -v error -i %s -f null - 2>%s.err && "
-             "ffprobe -v error -count_frames -show_entries stream=nb_read_frames "
-             "-of default=nw=1:nk=1 %s >%s.cnt 2>>%s.err",
-             path, path, path, path, path);
+    (void)snprintf(cmd, sizeof(cmd),
+                   "ffmpeg -nostdin -v error -i %s -f null - 2>%s.err && "
+                   "ffprobe -v error -count_frames -show_entries stream=nb_read_frames "
+                   "-of default=nw=1:nk=1 %s >%s.cnt 2>>%s.err",
+                   path, path, path, path, path);
     assert_int_equal(0, system(cmd));
-    snprintf(cmd, sizeof(cmd), "%s.err", path);
+    (void)snprintf(cmd, sizeof(cmd), "%s.err", path);
     f = fopen(cmd, "r");
     assert_non_null(f);
     n = fread(err, 1, sizeof(err) - 1, f);
     err[n] = '\0';
-    fclose(f);
+    (void)fclose(f);
     if (n != 0)
-        fprintf(stderr, "decode errors for %s:\n%s\n", path, err);
+        (void)fprintf(stderr, "decode errors for %s:\n%s\n", path, err);
     assert_int_equal(0, n);
-    snprintf(cmd, sizeof(cmd), "%s.cnt", path);
+    (void)snprintf(cmd, sizeof(cmd), "%s.cnt", path);
     f = fopen(cmd, "r");
     assert_non_null(f);
     if (fgets(out, sizeof(out), f) != NULL)
         frames = strtol(out, NULL, 10);
-    fclose(f);
+    (void)fclose(f);
     return frames;
 }
 
@@ -477,6 +477,66 @@ timeline_gaps(const struct outs *os, enum pkg_track track, uint32_t gen)
     return gaps;
 }
 
+/* Packages in's frames in the order of their dts plus skew_ms for audio. */
+static void
+package_skewed(const struct input *in, struct outs *os, int64_t skew_ms)
+{
+    struct pkg_params pp = {.stream = "test"};
+    struct pkg *p;
+    size_t *order = xmalloc(in->n * sizeof(*order)), i, j, k;
+
+    /* insertion sort by (dts + skew, original index): stable, small n */
+    for (i = 0; i < in->n; i++) {
+        int64_t key = in->f[i].dts_ms + (in->f[i].track == PKG_AUDIO ? skew_ms : 0);
+
+        for (j = i; j > 0; j--) {
+            k = order[j - 1];
+            if (in->f[k].dts_ms + (in->f[k].track == PKG_AUDIO ? skew_ms : 0) <= key)
+                break;
+            order[j] = k;
+        }
+        order[j] = i;
+    }
+    assert_int_equal(0, pkg_new(&p, &pp, outs_cb, os));
+    configure(p, in);
+    for (i = 0; i < in->n; i++)
+        assert_int_equal(0, push(p, &in->f[order[i]], 0));
+    assert_int_equal(0, pkg_flush(p));
+    pkg_free(&p);
+    xfree(order);
+}
+
+/* Audio arriving 700 ms early or late against the video changes no byte of any segment. */
+static void
+test_interleaving_independent(void **state)
+{
+    int64_t live = mem_live();
+    static const int64_t skews[] = {-700, 700};
+    struct outs a = {0}, b;
+    size_t i, j, k, ia[64], ib[64], na, nb;
+    int tr;
+
+    (void)state;
+    package(&in360, &a, 2000);
+    for (i = 0; i < ARRAY_SIZE(skews); i++) {
+        memset(&b, 0, sizeof(b));
+        package_skewed(&in360, &b, skews[i]);
+        assert_int_equal(a.n, b.n);
+        for (tr = PKG_VIDEO; tr <= PKG_AUDIO; tr++) {
+            for (k = PKG_OUT_INIT; k <= PKG_OUT_SEGMENT; k++) {
+                na = outs_select(&a, (enum pkg_out_kind)k, (enum pkg_track)tr, ia, 64);
+                nb = outs_select(&b, (enum pkg_out_kind)k, (enum pkg_track)tr, ib, 64);
+                assert_int_equal(na, nb);
+                for (j = 0; j < na; j++)
+                    assert_memory_equal(a.r[ia[j]].sha, b.r[ib[j]].sha, 32);
+            }
+        }
+        outs_free(&b);
+    }
+    outs_free(&a);
+    UNIT_END(live);
+}
+
 /*
  * A publisher disconnects and reconnects with its clock back at 0: the
  * caller offsets the new session past the old one's end, the repeated
@@ -515,7 +575,7 @@ test_reconnect_continues_timeline(void **state)
     n = outs_select(&os, PKG_OUT_SEGMENT, PKG_VIDEO, segs, 64);
     /* 0-2, 2-3 (flushed), then the 7 s again: 4 more */
     assert_int_equal(2 + in360.nkey, n);
-    assert_int_equal((end + 1500) * 90 + 67 * 90, os.r[segs[2]].o.t);
+    assert_int_equal((end + 1500) * 90 + INT64_C(67) * 90, os.r[segs[2]].o.t);
     for (i = 0; i < n; i++)
         assert_int_equal(1, os.r[segs[i]].o.sap_type);
     write_track(&os, PKG_VIDEO, 0, "reconnect-v.mp4", path, sizeof(path));
@@ -584,7 +644,7 @@ test_config_change(void **state)
     for (n0 = 0; n0 < os.n && !(os.r[n0].o.kind == PKG_OUT_SEGMENT && os.r[n0].o.gen == 1); n0++)
         ;
     assert_true(n0 < os.n);
-    assert_int_equal(in360.f[key2].dts_ms * 90 + 67 * 90, os.r[n0].o.t);
+    assert_int_equal(in360.f[key2].dts_ms * 90 + INT64_C(67) * 90, os.r[n0].o.t);
     assert_int_equal(0, timeline_gaps(&os, PKG_VIDEO, 1));
     assert_int_equal(0, timeline_gaps(&os, PKG_AUDIO, 0));
     /* the audio is cut on the AAC frame nearest to where gen 1 starts */
@@ -721,7 +781,7 @@ test_drop_until_keyframe(void **state)
     pkg_stats(p, PKG_VIDEO, &st);
     assert_int_equal(count_track(&in360, PKG_VIDEO, from, key), st.dropped);
     assert_int_equal(in360.nkey - 1, outs_select(&os, PKG_OUT_SEGMENT, PKG_VIDEO, idx, 8));
-    assert_int_equal(in360.f[key].dts_ms * 90 + 67 * 90, os.r[idx[0]].o.t);
+    assert_int_equal(in360.f[key].dts_ms * 90 + INT64_C(67) * 90, os.r[idx[0]].o.t);
     pkg_free(&p);
     outs_free(&os);
     UNIT_END(live);
@@ -872,7 +932,7 @@ test_index_file(void **state)
     size_t i;
 
     (void)state;
-    snprintf(path, sizeof(path), "%s/in.flv", tmpdir);
+    (void)snprintf(path, sizeof(path), "%s/in.flv", tmpdir);
     assert_int_equal(0, pkg_index_file(path, &ix));
     assert_int_equal(1, ix.tb_num);
     assert_int_equal(1000, ix.tb_den);
@@ -883,15 +943,15 @@ test_index_file(void **state)
     assert_true(ix.end_pts >= 7000 && ix.end_pts <= 7100);
     pkg_index_free(&ix);
     assert_null(ix.key_pts);
-    snprintf(path, sizeof(path), "%s/nonexistent.mp4", tmpdir);
+    (void)snprintf(path, sizeof(path), "%s/nonexistent.mp4", tmpdir);
     assert_int_equal(ERR_NOTFOUND, pkg_index_file(path, &ix));
-    snprintf(path, sizeof(path), "%s/in.flv.txt", tmpdir);
+    (void)snprintf(path, sizeof(path), "%s/in.flv.txt", tmpdir);
     {
         FILE *f = fopen(path, "w");
 
         assert_non_null(f);
-        fputs("not a media file\n", f);
-        fclose(f);
+        assert_true(fputs("not a media file\n", f) >= 0);
+        (void)fclose(f);
     }
     assert_int_equal(ERR_MEDIA, pkg_index_file(path, &ix));
     UNIT_END(live);
@@ -927,7 +987,7 @@ read_file(const char *path, size_t *len)
     assert_int_equal(0, fseek(f, 0, SEEK_SET));
     buf = xmalloc((size_t)n);
     assert_int_equal(n, fread(buf, 1, (size_t)n, f));
-    fclose(f);
+    (void)fclose(f);
     *len = (size_t)n;
     return buf;
 }
@@ -968,15 +1028,16 @@ test_fmp4_repackage(void **state)
     struct pkg_rep_info ri;
 
     (void)state;
-    snprintf(vpath, sizeof(vpath), "%s/rung-v.mp4", tmpdir);
-    snprintf(apath, sizeof(apath), "%s/rung-a.mp4", tmpdir);
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -hide_banner -loglevel error -y -i %s/in.flv "
-             "-map 0:v -c:v libx264 -s 320x180 -g 60 -keyint_min 60 -sc_threshold 0 "
-             "-video_track_timescale 90000 -movflags +frag_keyframe+empty_moov+default_base_moof "
-             "-f mp4 %s -map 0:a -c:a aac -frag_duration 2000000 "
-             "-movflags +empty_moov+default_base_moof -f mp4 %s",
-             tmpdir, vpath, apath);
+    (void)snprintf(vpath, sizeof(vpath), "%s/rung-v.mp4", tmpdir);
+    (void)snprintf(apath, sizeof(apath), "%s/rung-a.mp4", tmpdir);
+    (void)snprintf(
+        cmd, sizeof(cmd),
+        "ffmpeg -nostdin -hide_banner -loglevel error -y -i %s/in.flv "
+        "-map 0:v -c:v libx264 -s 320x180 -g 60 -keyint_min 60 -sc_threshold 0 "
+        "-video_track_timescale 90000 -movflags +frag_keyframe+empty_moov+default_base_moof "
+        "-f mp4 %s -map 0:a -c:a aac -frag_duration 2000000 "
+        "-movflags +empty_moov+default_base_moof -f mp4 %s",
+        tmpdir, vpath, apath);
     assert_int_equal(0, system(cmd));
     vbuf = read_file(vpath, &vlen);
     abuf = read_file(apath, &alen);
@@ -1016,11 +1077,11 @@ test_fmp4_repackage(void **state)
         uint8_t *dbuf;
         size_t dlen;
 
-        snprintf(path, sizeof(path), "%s/rung-v-abs.mp4", tmpdir);
-        snprintf(cmd, sizeof(cmd),
-                 "ffmpeg -nostdin -hide_banner -loglevel error -y -i %s -c copy "
-                 "-movflags +frag_keyframe+empty_moov -f mp4 %s",
-                 vpath, path);
+        (void)snprintf(path, sizeof(path), "%s/rung-v-abs.mp4", tmpdir);
+        (void)snprintf(cmd, sizeof(cmd),
+                       "ffmpeg -nostdin -hide_banner -loglevel error -y -i %s -c copy "
+                       "-movflags +frag_keyframe+empty_moov -f mp4 %s",
+                       vpath, path);
         assert_int_equal(0, system(cmd));
         dbuf = read_file(path, &dlen);
         assert_int_equal(0, count_boxes(dbuf, dlen, "sidx"));
@@ -1084,11 +1145,11 @@ test_fmp4_bad_input(void **state)
     pkg_fmp4_free(&f);
 
     /* a plain (not fragmented) MP4: mdat without moof */
-    snprintf(path, sizeof(path), "%s/plain.mp4", tmpdir);
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -hide_banner -loglevel error -y -i %s/in.flv -t 1 -c copy "
-             "-movflags +faststart -f mp4 %s",
-             tmpdir, path);
+    (void)snprintf(path, sizeof(path), "%s/plain.mp4", tmpdir);
+    (void)snprintf(cmd, sizeof(cmd),
+                   "ffmpeg -nostdin -hide_banner -loglevel error -y -i %s/in.flv -t 1 -c copy "
+                   "-movflags +faststart -f mp4 %s",
+                   tmpdir, path);
     assert_int_equal(0, system(cmd));
     buf = read_file(path, &len);
     assert_int_equal(0, pkg_fmp4_new(&f, &vp, outs_cb, &os));
@@ -1097,7 +1158,7 @@ test_fmp4_bad_input(void **state)
     xfree(buf);
 
     /* the video rendition fed as audio; then a stream cut short */
-    snprintf(path, sizeof(path), "%s/rung-v.mp4", tmpdir);
+    (void)snprintf(path, sizeof(path), "%s/rung-v.mp4", tmpdir);
     buf = read_file(path, &len);
     assert_int_equal(0, pkg_fmp4_new(&f, &ap, outs_cb, &os));
     assert_int_equal(ERR_MEDIA, pkg_fmp4_feed(f, buf, len));
@@ -1150,8 +1211,8 @@ test_cfg_sps(void **state)
     struct pkg_cfg_avc avc;
     uint8_t buf[64];
     size_t i, len;
-    uint32_t w, h;
-    uint8_t chroma;
+    uint32_t w = 0, h = 0;
+    uint8_t chroma = 0;
 
     (void)state;
     for (i = 0; i < ARRAY_SIZE(v); i++) {
@@ -1263,6 +1324,7 @@ main(void)
         cmocka_unit_test(test_segments_follow_gops),
         cmocka_unit_test(test_segments_decode),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_interleaving_independent),
         cmocka_unit_test(test_reconnect_continues_timeline),
         cmocka_unit_test(test_config_change),
         cmocka_unit_test(test_bad_input),
