@@ -140,6 +140,7 @@ function relativeTo(base, target) {
  */
 export function installPauseSignal(player, video, manifestUrl, sid, cid) {
     let paused = false;     /* paused by the viewer (not: not started yet, or ended) */
+    let ended = false;      /* the player reached the end (even if the element did not say so) */
     let lastSignal = 0;     /* when a request last carried the paused state */
     let pausedAt = 0;
     let timer = null;
@@ -197,14 +198,18 @@ export function installPauseSignal(player, video, manifestUrl, sid, cid) {
     }
 
     video.addEventListener('pause', () => {
-        if (video.ended) return;
+        if (video.ended || ended) return;
         paused = true;
         pausedAt = performance.now();
         beacon();
         if (timer === null) timer = setTimeout(tick, PAUSE_BEACON_MS);
     });
+    video.addEventListener('seeking', () => {
+        ended = false;
+    });
     video.addEventListener('play', () => {
         paused = false;
+        ended = false;
         if (timer !== null) clearTimeout(timer);
         timer = null;
     });
@@ -213,5 +218,13 @@ export function installPauseSignal(player, video, manifestUrl, sid, cid) {
         paused = false;
     });
 
-    return { beacons: () => beacons, paused: () => paused };
+    return {
+        beacons: () => beacons,
+        paused: () => paused,
+        /* The end of a VOD as dash.js saw it: a pause that follows is not the viewer's. */
+        markEnded: () => {
+            ended = true;
+            paused = false;
+        },
+    };
 }

@@ -157,6 +157,14 @@ function start(source, params) {
         notice('');
         retryMs = RETRY_MIN_MS;
     });
+    /* dash.js 5.2.1 can call endOfStream() before the last segment's append has finished;
+     * the element then sits on the last frame and never fires `ended`, while dash.js
+     * reports the end itself. Stop the element so the controls (and stats) say so. */
+    player.on(events.PLAYBACK_ENDED, () => {
+        stats.markEnded();
+        pause.markEnded();
+        if (!video.ended && !video.paused) video.pause();
+    });
     player.on(events.STREAM_INITIALIZED, () => {
         $('live-badge').hidden = !player.isDynamic();
     });

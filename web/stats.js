@@ -57,7 +57,11 @@ export class Stats {
         });
         v.addEventListener('seeking', () => { this.seeking = true; });
         v.addEventListener('seeked', () => { this.seeking = false; });
-        v.addEventListener('ended', () => { this.ended = true; });
+        v.addEventListener('ended', () => {
+            this.ended = true;
+            this.endedBy = 'element';
+        });
+        v.addEventListener('seeking', () => { this.ended = false; });
         const events = dashjs.MediaPlayer.events;
         this.player.on(events.QUALITY_CHANGE_RENDERED, (e) => {
             if (e.mediaType !== 'video' || !e.newRepresentation) return;
@@ -69,6 +73,12 @@ export class Stats {
             const err = e.error || {};
             this.errors.push({ at: Math.round(this.now()), code: err.code, message: err.message });
         });
+    }
+
+    /* The player saw the end where the element did not (player.js). */
+    markEnded() {
+        if (!this.video.ended) this.endedBy = 'player';
+        this.ended = true;
     }
 
     /* Everything at once, as plain JSON (window.cascade.stats() returns this). */
@@ -91,7 +101,8 @@ export class Stats {
             startupMs: this.startupMs,
             playing: this.started && !this.video.paused && !this.video.ended,
             paused: this.video.paused,
-            ended: this.ended,
+            ended: this.ended || this.video.ended,
+            endedBy: this.endedBy || null,
             currentTime: round(this.video.currentTime, 3),
             duration: Number.isFinite(this.video.duration) ? round(this.video.duration, 3) : null,
             rendition: rep ? { id: String(rep.id), bitrate: rep.bandwidth, width: rep.width,

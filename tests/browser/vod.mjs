@@ -24,6 +24,7 @@ await scenario(async (b, { url, opts }) => {
     return {
         startupMs: first.startupMs,
         ended: s.ended,
+        endedBy: s.endedBy,
         live: s.live,
         duration: s.duration,
         currentTime: s.currentTime,
