@@ -104,36 +104,50 @@ cache_key_copy_char(struct cache_key_buf *b, const char *s, size_t n, size_t *i)
     return 0;
 }
 
-/* SPEC: RFC 3986 6.2.3 -- host case-insensitive, default port dropped. */
+/*
+ * SPEC: RFC 3986 3.2.2, 6.2.3 -- host [ ":" port ]: an IP-literal in
+ * brackets or a name without ':', the port all digits; the host is
+ * lowercased and a default (or empty) port dropped.
+ */
 static int
 cache_key_host(struct cache_key_buf *b, const char *h, size_t n, uint16_t default_port)
 {
-    size_t i, end = n, colon = n;
+    size_t i, end, colon = n;
     uint32_t port = 0;
-    bool digits = true;
 
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)h[i];
 
         if (c == '@' || c == '/' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f)
             return ERR_PROTO; /* SPEC: RFC 9110 4.2.4 -- userinfo is an error */
-        if (c == ':')
-            colon = i;
-        else if (c == ']')
-            colon = n; /* a colon inside an IPv6 literal is not a port */
     }
-    if (colon < n) {
-        for (i = colon + 1; i < n; i++) {
-            if (h[i] < '0' || h[i] > '9') {
-                digits = false;
-                break;
-            }
+    i = 0;
+    if (n > 0 && h[0] == '[') {
+        while (i < n && h[i] != ']')
+            i++;
+        if (i == n)
+            return ERR_PROTO;
+        i++;
+        if (i < n && h[i] != ':')
+            return ERR_PROTO; /* only a port may follow an IP-literal */
+    }
+    for (; i < n; i++) {
+        if (h[i] == '[' || h[i] == ']')
+            return ERR_PROTO;
+        if (h[i] == ':') {
+            if (colon < n)
+                return ERR_PROTO; /* a name holds no ':' */
+            colon = i;
+        } else if (colon < n) {
+            if (h[i] < '0' || h[i] > '9')
+                return ERR_PROTO;
             if (port <= 65535)
                 port = port * 10 + (uint32_t)(h[i] - '0');
         }
-        if (digits && (colon + 1 == n || (default_port != 0 && port == default_port)))
-            end = colon;
     }
+    end = n;
+    if (colon < n && (colon + 1 == n || (default_port != 0 && port == default_port)))
+        end = colon;
     for (i = 0; i < end; i++)
         if (!cache_key_put(b, (char)cache_key_lower((unsigned char)h[i])))
             return ERR_LIMIT;

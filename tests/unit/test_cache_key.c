@@ -102,6 +102,11 @@ test_key_host(void **state)
         {"user@example.com", 80, "/", ERR_PROTO, NULL}, /* RFC 9110 4.2.4 */
         {"exa mple.com", 80, "/", ERR_PROTO, NULL},
         {"example.com/x", 80, "/", ERR_PROTO, NULL},
+        {"ex::", 80, "/", ERR_PROTO, NULL},           /* a name holds no ':' */
+        {"example.com:8o", 80, "/", ERR_PROTO, NULL}, /* a port is digits */
+        {"[::1", 80, "/", ERR_PROTO, NULL},
+        {"[::1]x", 80, "/", ERR_PROTO, NULL},
+        {"a]b", 80, "/", ERR_PROTO, NULL},
     };
     int64_t live = mem_live();
 
