@@ -2226,15 +2226,17 @@ cache_key_host_len(const char *key, size_t len)
 }
 
 /*
- * Resolves reference ref against (host, target) into a key at buf (SPEC:
- * RFC 3986 5.2.2). Returns the key's length, 0 when the reference is not
- * same-origin or cannot be used, ERR_LIMIT.
+ * Resolves reference ref against (host, target) into a key at buf, which
+ * holds CACHE_KEY_MAX bytes (SPEC: RFC 3986 5.2.2). Returns the key's
+ * length, or 0 when the reference is not same-origin or gives a key
+ * nothing can be stored under.
  */
 static int
 cache_invalidation_key(bool https, const char *host, size_t host_len, const char *target,
                        size_t target_len, const char *ref, size_t ref_len, const char *tkey,
-                       size_t tkey_len, char *buf, size_t cap)
+                       size_t tkey_len, char *buf)
 {
+    const size_t cap = CACHE_KEY_MAX;
     char tmp[CACHE_KEY_MAX];
     size_t n = 0, i, dir, tq;
     uint16_t port = https ? 443 : 80;
@@ -2285,8 +2287,6 @@ cache_invalidation_key(bool https, const char *host, size_t host_len, const char
         }
         len = cache_key_build(buf, cap, host, host_len, port, tmp, n);
     }
-    if (len == ERR_LIMIT)
-        return ERR_LIMIT;
     if (len <= 0)
         return 0;
     /* SPEC: RFC 9111 4.4 -- never another origin */
@@ -2304,38 +2304,42 @@ cache_policy_invalidations(enum cache_method m, uint16_t status, bool https, con
 {
     static const char *const refs[] = {"location", "content-location"};
     const struct cache_field *h;
-    size_t used, k, j;
+    char tkey[CACHE_KEY_MAX], key[CACHE_KEY_MAX];
+    size_t used, k, j, tlen;
     int len;
 
     memset(inv, 0, sizeof(*inv));
     /* SPEC: RFC 9111 4.4 -- unsafe methods (unknown ones too), non-error status */
     if (cache_method_is_safe(m) || status < 200 || status > 399)
         return 0;
-    len = cache_key_build(buf, cap, host, host_len, https ? 443 : 80, target, target_len);
-    if (len == ERR_LIMIT)
-        return ERR_LIMIT;
+    len = cache_key_build(tkey, sizeof(tkey), host, host_len, https ? 443 : 80, target, target_len);
     if (len <= 0)
-        return 0; /* a target we would never have stored anything under */
+        return 0; /* a target nothing can be stored under */
+    tlen = (size_t)len;
+    if (tlen > cap)
+        return ERR_LIMIT;
+    memcpy(buf, tkey, tlen);
     inv->key[0].off = 0;
-    inv->key[0].len = (uint32_t)len;
+    inv->key[0].len = (uint32_t)tlen;
     inv->n = 1;
-    used = (size_t)len;
+    used = tlen;
     for (k = 0; k < ARRAY_SIZE(refs); k++) {
         h = cache_fields_find(resp, refs[k], NULL);
         if (h == NULL)
             continue;
         len = cache_invalidation_key(https, host, host_len, target, target_len, h->value,
-                                     h->value_len, buf, inv->key[0].len, buf + used, cap - used);
-        if (len == ERR_LIMIT)
-            return ERR_LIMIT;
+                                     h->value_len, tkey, tlen, key);
         if (len <= 0)
             continue;
         for (j = 0; j < inv->n; j++)
             if (inv->key[j].len == (uint32_t)len &&
-                memcmp(buf + inv->key[j].off, buf + used, (size_t)len) == 0)
+                memcmp(buf + inv->key[j].off, key, (size_t)len) == 0)
                 break;
         if (j < inv->n)
             continue; /* the same key twice */
+        if ((size_t)len > cap - used)
+            return ERR_LIMIT;
+        memcpy(buf + used, key, (size_t)len);
         inv->key[inv->n].off = (uint32_t)used;
         inv->key[inv->n].len = (uint32_t)len;
         inv->n++;

@@ -513,8 +513,9 @@ struct cache_invalidation {
  * None unless m is unsafe (unknown methods included) and status is 2xx or
  * 3xx. Location and Content-Location count only when their origin is the
  * target's (same scheme, host and port); relative references are resolved
- * against the target (RFC 3986 5.2). Returns the number of keys, or
- * ERR_LIMIT when buf is too small.
+ * against the target (RFC 3986 5.2); a URI no key can be built for
+ * (malformed, or over CACHE_KEY_MAX) has nothing stored to invalidate.
+ * Returns the number of keys, or ERR_LIMIT when buf is too small.
  */
 int cache_policy_invalidations(enum cache_method m, uint16_t status, bool https, const char *host,
                                size_t host_len, const char *target, size_t target_len,
