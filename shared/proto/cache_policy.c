@@ -1646,13 +1646,14 @@ cache_policy_stale_on_error(const struct cache_policy_conf *conf, const struct c
     if (m->flags & CACHE_META_NO_STALE)
         return false;
     staleness = age - m->lifetime;
-    /* SPEC: RFC 5861 4 -- the request's stale-if-error */
-    if (q != NULL && cache_delta_valid(q->cc.sie) && staleness <= q->cc.sie)
-        return true;
-    /* SPEC: RFC 9111 5.2.1.2 -- the client accepts this much staleness anyway */
-    if (q != NULL && conf->request_directives && cache_delta_valid(q->cc.max_stale) &&
-        staleness <= q->cc.max_stale)
-        return true;
+    if (q != NULL && conf->request_directives) {
+        /* SPEC: RFC 5861 4 -- the request's stale-if-error */
+        if (cache_delta_valid(q->cc.sie) && staleness <= q->cc.sie)
+            return true;
+        /* SPEC: RFC 9111 5.2.1.2 -- the client accepts this much staleness anyway */
+        if (cache_delta_valid(q->cc.max_stale) && staleness <= q->cc.max_stale)
+            return true;
+    }
     /* SPEC: RFC 5861 4 -- the response's window, when it gave one, is the limit */
     if (m->sie != CACHE_DELTA_ABSENT)
         return staleness <= m->sie;

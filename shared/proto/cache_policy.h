@@ -79,7 +79,8 @@ struct cache_policy_conf {
     int64_t swr_default;        /* s: stale-while-revalidate when the response has none */
     enum cache_cookie_policy set_cookie;
     enum cache_precond_mode preconditions;
-    bool request_directives; /* honour request no-cache, max-age, min-fresh, Pragma */
+    bool request_directives; /* honour the request's no-cache, max-age, min-fresh, max-stale,
+                                stale-if-error, Pragma */
     bool targeted;           /* Cascade-Cache-Control, CDN-Cache-Control (RFC 9213) */
     bool apparent_age;       /* RFC 9111 4.2.3 max(apparent, corrected); off: corrected */
 };

@@ -1085,6 +1085,10 @@ test_stale_on_error(void **state)
     assert_false(cache_policy_stale_on_error(&conf, &q, &m, T0 + 71));
     req_of(&q, &qh, "GET", "Cache-Control: max-stale=10");
     assert_true(cache_policy_stale_on_error(&conf, &q, &m, T0 + 70));
+    conf.request_directives = false;
+    assert_false(cache_policy_stale_on_error(&conf, &q, &m, T0 + 70));
+    req_of(&q, &qh, "GET", "Cache-Control: stale-if-error=10");
+    assert_false(cache_policy_stale_on_error(&conf, &q, &m, T0 + 70));
     /* the response's window replaces the grace */
     conf = cache_policy_conf_default;
     req_of(&q, &qh, "GET", "");
