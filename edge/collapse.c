@@ -427,6 +427,7 @@ collapse_attach_locked(struct collapse_entry *e, struct collapse_loop *cl,
     wt->sub = sub;
     wt->state = COLLAPSE_W_HEAD;
     wt->leader = leader;
+    wt->joined_done = e->state == COLLAPSE_E_DONE;
     wt->slow = false;
     wt->off = 0;
     wt->end = UINT64_MAX;

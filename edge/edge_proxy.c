@@ -468,11 +468,14 @@ struct edge_req {
     char key[EDGE_KEY_MAX + 1];
     size_t key_len, primary_len;
     bool store_ok;
-    bool revalidate; /* we hold validators of a stored response */
+    bool revalidate; /* the answer came from a revalidation (304) */
+    char etag[256];  /* validators of the stored response, "" for none */
+    char last_modified[64];
     bool have_stale; /* stale_meta: a stored response to fall back on */
     struct cache_meta stale_meta;
     bool hfm;
     bool collapsed;
+    bool from_memory; /* joined a complete fetch: answered like a hit */
     unsigned restarts;
     uint64_t start_ms;
     double upstream_ms;
@@ -582,6 +585,8 @@ edge_req_cache_word(const struct edge_req *er, const struct collapse_head *hd)
 {
     if (er->kind == EDGE_RK_PASS || er->hfm)
         return "pass";
+    if (er->from_memory)
+        return "hit";
     if (er->collapsed)
         return "collapsed";
     if (hd != NULL && hd->fwd_status == 304)
@@ -610,6 +615,11 @@ edge_req_fetch(struct edge_req *er, bool alone, const struct cache_validators *v
         if (rc == ERR_LIMIT) {
             metric_inc(edge_g.m.rejected);
             edge_req_error(er, 503, "busy", "too many clients wait for this object", "error");
+            return;
+        }
+        if (rc == COLLAPSE_JOINED && er->wt.joined_done) {
+            er->from_memory = true; /* the body is whole, on its way to the store */
+            metric_inc(edge_g.m.hits);
             return;
         }
         if (rc == COLLAPSE_JOINED) {
@@ -663,9 +673,28 @@ edge_req_start_fetch(struct edge_req *er, struct collapse_entry **pe,
     edge_fetch_start(er->w, pe, &s);
 }
 
+/* The validators kept from the lookup, or NULL when there are none. */
+static const struct cache_validators *
+edge_req_validators(const struct edge_req *er, struct cache_validators *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (!er->have_stale || (er->etag[0] == '\0' && er->last_modified[0] == '\0'))
+        return NULL;
+    if (er->etag[0] != '\0') {
+        v->etag.p = er->etag;
+        v->etag.len = (uint32_t)strlen(er->etag);
+    }
+    if (er->last_modified[0] != '\0') {
+        v->last_modified.p = er->last_modified;
+        v->last_modified.len = (uint32_t)strlen(er->last_modified);
+    }
+    return v;
+}
+
 static void
 edge_req_restart_cb(evutil_socket_t fd, short what, void *arg)
 {
+    struct cache_validators v;
     struct edge_req *er;
     enum edge_restart how;
 
@@ -675,7 +704,7 @@ edge_req_restart_cb(evutil_socket_t fd, short what, void *arg)
     how = er->restart;
     er->restart = EDGE_RESTART_NONE;
     er->collapsed = false;
-    edge_req_fetch(er, how == EDGE_RESTART_PRIVATE, NULL);
+    edge_req_fetch(er, how == EDGE_RESTART_PRIVATE, edge_req_validators(er, &v));
 }
 
 /* Starts er again from the loop (it has left its entry). */
@@ -742,6 +771,22 @@ edge_req_serve_stale(struct edge_req *er, uint16_t fwd_status)
     return true;
 }
 
+/*
+ * A request that joined a complete fetch (its body on its way to the store)
+ * is answered as if it were stored already: only when the policy would
+ * serve the stored response (SPEC: RFC 9111 4).
+ */
+static bool
+edge_req_memory_usable(const struct edge_req *er, const struct collapse_head *hd)
+{
+    struct cache_serve_decision d;
+
+    if (!hd->stored)
+        return false;
+    cache_policy_serve(&er->w->policy, &er->q, &hd->obj.meta, edge_now(), &d);
+    return d.what == CACHE_SERVE_FRESH || d.what == CACHE_SERVE_STALE;
+}
+
 static void
 edge_req_on_head(struct collapse_waiter *wt, const struct collapse_head *hd, bool mine, int err)
 {
@@ -754,7 +799,7 @@ edge_req_on_head(struct collapse_waiter *wt, const struct collapse_head *hd, boo
     int64_t age = -1, now;
     int vlen;
 
-    er->upstream_ms = edge_ms_since(er->start_ms);
+    er->upstream_ms = er->from_memory ? -1 : edge_ms_since(er->start_ms);
     /* Every path below streams, or leaves (edge_req_free(), edge_req_restart()). */
     if (hd == NULL) {
         if (err == ERR_NOTFOUND) {
@@ -766,7 +811,8 @@ edge_req_on_head(struct collapse_waiter *wt, const struct collapse_head *hd, boo
             metric_inc(edge_g.m.wait_timeouts);
         if (edge_req_serve_stale(er, 0))
             return;
-        if (err == ERR_TIMEOUT)
+        /* SPEC: RFC 9111 4.2.4 -- a stored response we may not reuse: 504 */
+        if (err == ERR_TIMEOUT || er->have_stale)
             edge_req_error(er, 504, "upstream_timeout", "the upstream did not answer in time",
                            "error");
         else
@@ -775,6 +821,12 @@ edge_req_on_head(struct collapse_waiter *wt, const struct collapse_head *hd, boo
         return;
     }
     if (!mine) {
+        edge_req_restart(er, EDGE_RESTART_PRIVATE);
+        return;
+    }
+    if (er->from_memory && !edge_req_memory_usable(er, hd)) {
+        /* the complete body on its way to the store is not fresh enough for this request */
+        er->from_memory = false;
         edge_req_restart(er, EDGE_RESTART_PRIVATE);
         return;
     }
@@ -802,7 +854,9 @@ edge_req_on_head(struct collapse_waiter *wt, const struct collapse_head *hd, boo
     if (hd->stored || (hd->shared && !(hd->obj.meta.flags & CACHE_META_HIT_FOR_MISS) &&
                        hd->obj.meta.lifetime > 0))
         age = cache_age_current(&hd->obj.meta, now);
-    if (hd->fwd_status != hd->status)
+    if (er->from_memory)
+        (void)snprintf(cs, sizeof(cs), "hit; ttl=%" PRId64, hd->obj.meta.lifetime - age);
+    else if (hd->fwd_status != hd->status)
         (void)snprintf(cs, sizeof(cs), "fwd=%s; fwd-status=%u%s%s", hd->fwd, hd->fwd_status,
                        hd->fwd_stored ? "; stored" : "", er->collapsed ? "; collapsed" : "");
     else
@@ -840,6 +894,8 @@ edge_req_on_done(struct collapse_waiter *wt, int err)
         metric_inc(edge_g.m.cut_off);
     if (er->kind == EDGE_RK_PASS || er->hfm)
         word = "pass";
+    else if (er->from_memory)
+        word = "hit";
     else if (er->collapsed)
         word = "collapsed";
     else
@@ -978,6 +1034,11 @@ edge_wait(struct edge_worker *w, struct httpd_req *r, const struct cache_fields 
             sfs.n = edge_obj_fields(&lk->obj, sf, ARRAY_SIZE(sf));
             cache_policy_validators(&sfs, &v);
             validators = true;
+            /* kept for restarts (the read transaction does not stay) */
+            if (v.etag.p != NULL && v.etag.len < sizeof(er->etag))
+                memcpy(er->etag, v.etag.p, v.etag.len);
+            if (v.last_modified.p != NULL && v.last_modified.len < sizeof(er->last_modified))
+                memcpy(er->last_modified, v.last_modified.p, v.last_modified.len);
         }
     }
     /* the validators are copied by the fetch; the read transaction goes now */
@@ -993,6 +1054,7 @@ edge_proxy_handle(struct edge_worker *w, struct httpd_req *r)
     struct cache_serve_decision d;
     struct cache_req q;
     struct edge_lookup lk;
+    char key[EDGE_KEY_MAX + 1];
     const char *method = httpd_req_method_str(r);
     uint64_t start_ms = httpd_req_start_ms(r);
     int64_t now;
@@ -1016,13 +1078,13 @@ edge_proxy_handle(struct edge_worker *w, struct httpd_req *r)
         edge_pass(w, r, &qfs, &q, start_ms);
         return;
     }
-    klen = edge_req_key(r, lk.key, EDGE_KEY_MAX);
+    klen = edge_req_key(r, key, EDGE_KEY_MAX);
     if (klen == ERR_PROTO) {
         edge_reply_error(w, r, 400, "bad_target", "the request target cannot be cached", "error",
                          -1, start_ms);
         return;
     }
-    if (klen <= 0 || edge_lookup(w, lk.key, (size_t)klen, &qfs, &lk) != 0) {
+    if (klen <= 0 || edge_lookup(w, key, (size_t)klen, &qfs, &lk) != 0) {
         edge_pass(w, r, &qfs, &q, start_ms); /* no key: not cacheable at all */
         return;
     }
