@@ -179,7 +179,7 @@ access_log_time(struct access_log *al, char out[32])
         (void)strftime(al->time_str, sizeof(al->time_str), "%Y-%m-%dT%H:%M:%S", &tm);
         al->sec = ts.tv_sec;
     }
-    (void)snprintf(out, 32, "%s.%03ldZ", al->time_str, ts.tv_nsec / 1000000);
+    (void)snprintf(out, 32, "%.19s.%03uZ", al->time_str, (unsigned)(ts.tv_nsec / 1000000) % 1000);
 }
 
 void

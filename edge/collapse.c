@@ -763,6 +763,19 @@ collapse_sub_heads(struct collapse_sub *sub, const struct collapse_head *head, i
     }
 }
 
+/* A slow waiter whose next byte the window has dropped. */
+static bool
+collapse_behind(struct collapse_waiter *wt)
+{
+    struct collapse_entry *e = wt->e;
+    bool behind;
+
+    AZ(pthread_mutex_lock(&e->mu));
+    behind = wt->off < e->window_start;
+    AZ(pthread_mutex_unlock(&e->mu));
+    return behind;
+}
+
 static void
 collapse_sub_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -790,6 +803,11 @@ collapse_sub_cb(evutil_socket_t fd, short what, void *arg)
         next = TAILQ_NEXT(wt, link);
         if (!wt->slow)
             (void)collapse_feed(wt);
+        else if (collapse_behind(wt)) {
+            /* fell out of the window: cut off now, not when it drains */
+            collapse_detach(wt);
+            wt->ops->on_done(wt, ERR_LIMIT);
+        }
     }
     sub->in_cb = false;
     collapse_sub_arm(sub);

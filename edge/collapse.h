@@ -116,7 +116,7 @@ struct collapse_waiter {
     uint64_t off, end;    /* next byte to queue; end of the wanted range */
     bool slow;            /* output above the watermark; counted in nslow */
     bool leader;
-    bool joined_done;     /* joined a complete body (being stored): as good as a hit */
+    bool joined_done; /* joined a complete body (being stored): as good as a hit */
 };
 
 /* The fetch behind an entry, told things on the owner's thread. */

@@ -517,7 +517,7 @@ edge_fetch_put(struct edge_fetch *f, const char *key, size_t key_len, const uint
     rc = store_put_take(edge_g.store, &o, &body, f->w->sl, edge_fetch_put_done, f);
     if (rc != 0) {
         f->holds--;
-        metric_inc(edge_g.m.store_failed);
+        metric_inc(rc == ERR_LIMIT ? edge_g.m.store_dropped : edge_g.m.store_failed);
         LOG_RL(LOG_INFO, "edge", "put_refused", 10, "conn=0 err=%s key_len=%zu", err_name(rc),
                key_len);
     }

@@ -56,21 +56,22 @@ enum edge_upstream_err {
 };
 
 struct edge_metrics {
-    struct metric *hits;                     /* edge.cache.hits */
-    struct metric *misses;                   /* edge.cache.misses */
-    struct metric *pass;                     /* edge.cache.pass */
-    struct metric *stale;                    /* edge.cache.stale_served */
-    struct metric *reval[3];                 /* edge.cache.revalidations{result=304,200,error} */
-    struct metric *hfm;                      /* edge.cache.hit_for_miss */
-    struct metric *stored;                   /* edge.cache.stored */
-    struct metric *store_failed;             /* edge.cache.store_failed */
-    struct metric *invalidations;            /* edge.cache.invalidations */
-    struct metric *collapsed;                /* edge.collapse.waiters */
-    struct metric *rejected;                 /* edge.collapse.rejected */
-    struct metric *wait_timeouts;            /* edge.collapse.timeouts */
-    struct metric *cut_off;                  /* edge.collapse.cut_off */
-    struct metric *up_requests;              /* edge.upstream.requests */
-    struct metric *up_retries;               /* edge.upstream.retries */
+    struct metric *hits;          /* edge.cache.hits */
+    struct metric *misses;        /* edge.cache.misses */
+    struct metric *pass;          /* edge.cache.pass */
+    struct metric *stale;         /* edge.cache.stale_served */
+    struct metric *reval[3];      /* edge.cache.revalidations{result=304,200,error} */
+    struct metric *hfm;           /* edge.cache.hit_for_miss */
+    struct metric *stored;        /* edge.cache.stored */
+    struct metric *store_failed;  /* edge.cache.store_failed */
+    struct metric *store_dropped; /* edge.cache.store_dropped: the store queue was full */
+    struct metric *invalidations; /* edge.cache.invalidations */
+    struct metric *collapsed;     /* edge.collapse.waiters */
+    struct metric *rejected;      /* edge.collapse.rejected */
+    struct metric *wait_timeouts; /* edge.collapse.timeouts */
+    struct metric *cut_off;       /* edge.collapse.cut_off */
+    struct metric *up_requests;   /* edge.upstream.requests */
+    struct metric *up_retries;    /* edge.upstream.retries */
     struct metric *up_errors[EDGE_UPERR__N]; /* edge.upstream.errors{code} */
     struct metric *bytes_in;                 /* edge.bytes.in: upstream body bytes */
     struct metric *bytes_out;                /* edge.bytes.out: client body bytes */

@@ -59,7 +59,9 @@ edge_metrics_init(struct edge_metrics *m)
     m->hfm = metrics_counter("edge.cache.hit_for_miss", "Uncacheable answers remembered.");
     m->stored = metrics_counter("edge.cache.stored", "Objects committed to the cache.");
     m->store_failed =
-        metrics_counter("edge.cache.store_failed", "Objects the cache could not take.");
+        metrics_counter("edge.cache.store_failed", "Objects the cache failed to commit.");
+    m->store_dropped = metrics_counter("edge.cache.store_dropped",
+                                       "Objects not stored: the store's queue was full.");
     m->invalidations = metrics_counter("edge.cache.invalidations",
                                        "Keys invalidated after unsafe methods (RFC 9111 4.4).");
     m->collapsed = metrics_counter("edge.collapse.waiters",
@@ -116,7 +118,7 @@ edge_worker_upstreams(struct edge_worker *w, const char *list)
                 }
             }
             if (up->len != 0) {
-                (void)snprintf(up->text, sizeof(up->text), "%s", item);
+                (void)snprintf(up->text, sizeof(up->text), "%.63s", item);
                 w->nups++;
             } else if (node_worker_id(w->nw) == 0) {
                 LOG(LOG_WARN, "edge", "upstream_skipped", "conn=0 upstream=%s why=not_an_ip", item);
