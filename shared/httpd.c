@@ -1498,8 +1498,14 @@ httpd_drain(struct httpd *h, uint32_t timeout_ms, httpd_done_cb *done, void *arg
     h->draining = true;
     h->drain_cb = done;
     h->drain_arg = arg;
-    if (h->lev != NULL)
-        AZ(evconnlistener_disable(h->lev));
+    /* Close the listening socket, not just stop accepting: a socket left
+     * listening still completes handshakes into its backlog, so clients
+     * would connect and hang instead of being refused (and a load balancer
+     * would not see the node leave). */
+    if (h->lev != NULL) {
+        evconnlistener_free(h->lev);
+        h->lev = NULL;
+    }
     event_del(h->ev_accept_retry);
     for (c = h->conns; c != NULL; c = c->next) {
         if (c->state != HTTPD_C_IDLE)

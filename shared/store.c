@@ -451,7 +451,7 @@ store_tables_init(struct store *s)
     uint64_t nslots = 1u << 12;
 
     /* One slot per ~32 KiB of cache, at least 4096, at most 16M. */
-    while (nslots < s->conf.size / (32 * 1024) && nslots < (1u << 24))
+    while (nslots < s->conf.size / ((uint64_t)32 * 1024) && nslots < (1u << 24))
         nslots <<= 1;
     s->slot_mask = nslots - 1;
     s->hitbits = xcalloc(nslots / 64, sizeof(*s->hitbits));
@@ -536,7 +536,7 @@ store_open(const struct store_conf *c, struct store **ps)
     pthread_cond_init(&s->done_cond, NULL);
     s->q_tail = &s->q_head;
     store_metrics_init(&s->m);
-    s->pool = xcalloc(c->max_inflight_hits + STORE_READERS_SPARE, sizeof(*s->pool));
+    s->pool = xcalloc(c->max_inflight_hits + STORE_READERS_SPARE, sizeof(MDB_txn *));
     if (s->conf.pool_max > c->max_inflight_hits + STORE_READERS_SPARE)
         s->conf.pool_max = c->max_inflight_hits + STORE_READERS_SPARE;
     s->kv_dbi = xcalloc(c->max_kv_dbs + 1, sizeof(*s->kv_dbi));
@@ -664,7 +664,7 @@ store_kv_db(struct store *s, const char *name, unsigned *pdb)
         pthread_mutex_unlock(&s->kv_mu);
         return ERR_LIMIT;
     }
-    snprintf(full, sizeof(full), "kv.%s", name);
+    (void)snprintf(full, sizeof(full), "kv.%s", name);
     rc = FAULT("store.begin") ? EIO : mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc == 0) {
         rc = mdb_dbi_open(txn, full, MDB_CREATE, &dbi);
@@ -690,7 +690,7 @@ int
 store_txn_begin(struct store *s, bool write, struct store_txn **pt)
 {
     struct store_txn *t;
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     int rc;
 
     CHECK_OBJ_NOTNULL(s, STORE_MAGIC);

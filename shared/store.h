@@ -41,7 +41,7 @@ struct store_txn;  /* a key-value transaction */
 /* Longest key (LMDB's compiled-in key limit). */
 #define STORE_KEY_MAX 511
 /* Largest header block of a cache object. */
-#define STORE_HDR_MAX (64u * 1024)
+#define STORE_HDR_MAX ((size_t)64 * 1024)
 /* Reader slots kept beyond max_inflight_hits, for copy-mode hits and
  * key-value readers: zero-copy hits may hold at most maxreaders - 16. */
 #define STORE_READERS_SPARE 16

@@ -291,7 +291,7 @@ store_hit_start(struct store_loop *sl, struct store_hit *h)
     if (sl->nhits++ == 0) {
         p = store_reap_period_ms(s);
         tv.tv_sec = p / 1000;
-        tv.tv_usec = (p % 1000) * 1000;
+        tv.tv_usec = (long)(p % 1000) * 1000;
         AZ(evtimer_add(sl->reap_ev, &tv));
     }
     atomic_fetch_add(&s->readers, 1);
@@ -525,6 +525,23 @@ store_hit_unref(struct store_hit **ph)
 
 /* ---- the reaper ---- */
 
+/* Invariants of a loop's hit list: linked both ways, in open order, counted. */
+static void
+store_loop_check(const struct store_loop *sl)
+{
+    const struct store_hit *h, *prev = NULL;
+    unsigned n = 0;
+
+    CHECK_OBJ_NOTNULL(sl, STORE_LOOP_MAGIC);
+    for (h = sl->hits_head; h != NULL; prev = h, h = h->next) {
+        CHECK_OBJ(h, STORE_HIT_MAGIC);
+        assert(h->prev == prev && h->sl == sl && h->refs > 0);
+        assert(prev == NULL || prev->opened_ms <= h->opened_ms);
+        n++;
+    }
+    assert(sl->hits_tail == prev && sl->nhits == n);
+}
+
 unsigned
 store_loop_reap(struct store_loop *sl)
 {
@@ -534,6 +551,7 @@ store_loop_reap(struct store_loop *sl)
     unsigned over = 0, n = 0, i;
 
     CHECK_OBJ_NOTNULL(sl, STORE_LOOP_MAGIC);
+    DASSERT((store_loop_check(sl), 1));
     s = sl->s;
     /* Oldest first: stop at the first young hit. */
     for (h = sl->hits_head; h != NULL; h = h->next) {
@@ -572,7 +590,7 @@ store_loop_reap_cb(evutil_socket_t fd, short what, void *arg)
     if (sl->nhits > 0 && !evtimer_pending(sl->reap_ev, NULL)) {
         p = store_reap_period_ms(sl->s);
         tv.tv_sec = p / 1000;
-        tv.tv_usec = (p % 1000) * 1000;
+        tv.tv_usec = (long)(p % 1000) * 1000;
         AZ(evtimer_add(sl->reap_ev, &tv));
     }
 }

@@ -689,8 +689,8 @@ store_w_single(struct store *s, struct store_op *op)
         store_w_evict(s, store_op_need(s, op), true);
         rc = store_w_txn(s, op, 1);
     }
-    snprintf(detail, sizeof(detail), "op=%d body_len=%llu", (int)op->kind,
-             (unsigned long long)op->body_len);
+    (void)snprintf(detail, sizeof(detail), "op=%d body_len=%llu", (int)op->kind,
+                   (unsigned long long)op->body_len);
     op->rc = store_mdb_err(rc, "write_failed", detail);
     if (op->rc != 0)
         op->n = 0;
@@ -806,6 +806,7 @@ store_w_take(struct store *s, unsigned *pn)
         if (last->kind == STORE_OP_PURGE_PREFIX)
             break;
     }
+    AN(last); /* called with work queued and batch_max >= 1 */
     s->q_head = op;
     if (op == NULL)
         s->q_tail = &s->q_head;

@@ -39,6 +39,9 @@ const struct cache_policy_conf cache_policy_conf_default = {
     .apparent_age = true,
 };
 
+/* The meta is stored next to each response: its layout must not drift. */
+_Static_assert(sizeof(struct cache_meta) == 72, "struct cache_meta is stored: keep its layout");
+
 /* Year 9999's last second: dates and clocks are clamped to [0, this]. */
 #define CACHE_TIME_MAX 253402300799LL
 
@@ -309,7 +312,7 @@ cache_cc_parse(struct cache_cc *cc, const char *p, size_t len)
                 while (i < len && cache_is_tchar((unsigned char)p[i]))
                     i++;
                 if (i == s) {
-                    a.kind = CACHE_ARG_BAD; /* "max-age=" or "max-age='5'" */
+                    a.kind = CACHE_ARG_BAD; /* "max-age=" or "max-age=(5)" */
                 } else {
                     a.kind = CACHE_ARG_TEXT;
                     a.p = p + s;
@@ -345,9 +348,9 @@ enum cache_sf_kind {
 
 struct cache_sf_member {
     struct cache_span key;
-    enum cache_sf_kind kind;
-    int64_t ival;        /* BOOL: 0/1, INT: the value */
     struct cache_span s; /* STRING content, TOKEN */
+    int64_t ival;        /* BOOL: 0/1, INT: the value */
+    enum cache_sf_kind kind;
     bool escaped;
 };
 
@@ -868,7 +871,7 @@ cache_date_parse(const char *p, size_t len, int64_t now)
         return CACHE_TIME_NONE;
     if (s == 60)
         s = 59; /* a leap second: SPEC: RFC 9111 4.2 -- the nearest earlier time */
-    return cache_days(year, m, d) * 86400 + h * 3600 + mi * 60 + s;
+    return cache_days(year, m, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + s;
 }
 
 size_t

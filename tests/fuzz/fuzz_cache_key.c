@@ -11,12 +11,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
-/* The modules are included, not linked, so libFuzzer instruments them. */
-#include "../../shared/proto/cache_fields.c"
-#include "../../shared/proto/cache_key.c"
+#include "err.h"
+#include "miniobj.h"
+#include "proto/cache_key.h"
+#include "compat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

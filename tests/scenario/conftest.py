@@ -73,5 +73,6 @@ def pytest_sessionfinish(session, exitstatus):
     if exitstatus == 0 and PASSED == 0:
         tr = session.config.pluginmanager.get_plugin("terminalreporter")
         if tr is not None:
-            tr.write_line("cascade: no scenario test passed (all skipped?): failing the run")
+            tr.write("\n")
+            tr.write_sep("=", "no scenario test passed (all skipped?): failing the run")
         session.exitstatus = 1
