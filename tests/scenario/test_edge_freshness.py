@@ -331,3 +331,21 @@ def test_grace_serves_stale_while_the_upstream_is_down(cdn, up):
              what="the failed connections counted")
     # SPEC: RFC 9111 4.2.4 -- a stored response it may not reuse: 504
     assert strict.get("/g").status == 504
+
+
+def test_request_directives_only_if_cached_and_max_stale(edge, up):
+    up.route("/oic", body=b"v", headers={"Cache-Control": "max-age=1"})
+
+    none = edge.get("/oic", headers={"Cache-Control": "only-if-cached"})
+    edge.get("/oic")
+    wait_for(lambda: edge.metric("edge.cache.stored") >= 1, 5, what="stored")
+    cached = edge.get("/oic", headers={"Cache-Control": "only-if-cached"})
+
+    assert none.status == 504 and cached.status == 200 and up.count("/oic") == 1
+
+    def stale_allowed():
+        r = edge.get("/oic", headers={"Cache-Control": "max-stale=60"})
+        return int(r.header("age", "0")) >= 2 and r
+
+    r = wait_for(stale_allowed, 10, interval=0.2, what="a stale answer the client allowed")
+    assert r.status == 200 and up.count("/oic") == 1

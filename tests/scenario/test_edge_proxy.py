@@ -247,3 +247,35 @@ def test_metrics_cover_the_cache(cdn):
     assert edge.metric("edge.bytes.out") >= 2000
     assert edge.metric("edge.bytes.in") == 1000
     assert "cascade_store_map_used_bytes" in text
+
+
+def test_a_dead_upstream_is_skipped(cdn):
+    dead = origin(cdn)
+    dead.close()  # nothing listens there any more
+    up = origin(cdn)
+    up.route("/f", body=b"from the live one", headers={"Cache-Control": "max-age=60"})
+    edge = cdn.edge(upstream=[dead.hostport, up.hostport])
+
+    rs = [edge.get(f"/f?{i}") for i in range(4)]
+
+    assert [r.body for r in rs] == [b"from the live one"] * 4
+    assert edge.metric("edge.upstream.retries") >= 1
+    assert edge.metric("edge.upstream.errors", code="connect") >= 1
+
+
+def test_reload_changes_the_upstream_and_the_admin_token(cdn):
+    a, b = origin(cdn), origin(cdn)
+    a.route("/which", body=b"a", headers={"Cache-Control": "no-store"})
+    b.route("/which", body=b"b", headers={"Cache-Control": "no-store"})
+    edge = cdn.edge(conf={"upstream": a.hostport, "admin.token": "token-one-0123456789"})
+    assert edge.get("/which").body == b"a"
+
+    edge.write_conf({"upstream": b.hostport, "admin.token": "token-two-0123456789"})
+    edge.reload()
+    wait_for(lambda: edge.metric("node.reloads", result="ok", default=0) == 1, 10, what="reload")
+
+    assert edge.get("/which").body == b"b"
+    with edge.conn() as c:
+        old = c.request("PURGE", "/which", headers={"Authorization": "Bearer token-one-0123456789"})
+        new = c.request("PURGE", "/which", headers={"Authorization": "Bearer token-two-0123456789"})
+    assert old.status == 403 and new.status == 200
