@@ -87,6 +87,13 @@ access_log_new(struct event_base *base, const char *path, struct access_log **pa
     return 0;
 }
 
+bool
+access_log_on(const struct access_log *al)
+{
+    CHECK_OBJ_NOTNULL(al, ACCESS_LOG_MAGIC);
+    return al->fd >= 0;
+}
+
 void
 access_log_flush(struct access_log *al)
 {

@@ -17,6 +17,7 @@
 #ifndef CASCADE_ACCESS_LOG_H
 #define CASCADE_ACCESS_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,8 @@ int access_log_new(struct event_base *base, const char *path, struct access_log 
 /* Flushes, then writes to path from now on (reload: rotation, or a new path). */
 int access_log_reopen(struct access_log *al, const char *path) WARN_UNUSED;
 void access_log_write(struct access_log *al, const struct access_log_entry *e);
+/* Whether lines go anywhere (skip building them when not). */
+bool access_log_on(const struct access_log *al);
 /* Writes what is buffered now. */
 void access_log_flush(struct access_log *al);
 /* Flushes and closes. */

@@ -86,6 +86,7 @@ struct edge {
     struct store *store;             /* owned */
     struct collapse_table *collapse; /* owned */
     char name[32];                   /* "cascade-edge" or "cascade-shield": Via, Cache-Status */
+    char via[40];                    /* "1.1 " + name */
     uint64_t body_max;               /* the store's largest body */
     struct edge_metrics m;
 };

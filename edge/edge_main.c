@@ -259,6 +259,7 @@ edge_start(struct node *n, const void *conf)
     edge_g.magic = EDGE_MAGIC;
     (void)snprintf(edge_g.name, sizeof(edge_g.name), "cascade-%s",
                    c->role == EDGE_ROLE_SHIELD ? "shield" : "edge");
+    (void)snprintf(edge_g.via, sizeof(edge_g.via), "1.1 %s", edge_g.name);
     edge_metrics_init(&edge_g.m);
     store_conf_defaults(&sc);
     sc.dir = c->cache_dir;

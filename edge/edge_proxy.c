@@ -179,6 +179,8 @@ edge_log(struct edge_worker *w, struct httpd_req *r, const char *cache, double u
     uint64_t bytes = httpd_resp_bytes(r);
 
     metric_add(edge_g.m.bytes_out, bytes);
+    if (!access_log_on(w->alog))
+        return;
     memset(&le, 0, sizeof(le));
     le.client = httpd_req_peer(r);
     le.method = httpd_req_method_str(r);
@@ -252,21 +254,46 @@ edge_emit_fields(struct httpd_req *r, const struct edge_obj *obj, bool for_304, 
     }
 }
 
+/* Decimal digits of v (may be negative) at p, NUL-terminated; returns the length. */
+static size_t
+edge_fmt_i64(char *p, int64_t v)
+{
+    char tmp[24];
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = 0, i = 0;
+
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        p[i++] = '-';
+    while (n > 0)
+        p[i++] = tmp[--n];
+    p[i] = '\0';
+    return i;
+}
+
 static void
 edge_emit_ours(struct httpd_req *r, int64_t age, const char *cs)
 {
     char buf[256];
+    size_t n, c;
 
     if (age >= 0) {
-        (void)snprintf(buf, sizeof(buf), "%" PRId64, age);
+        (void)edge_fmt_i64(buf, age);
         if (httpd_resp_header(r, "Age", buf) != 0)
             XXX_HANDLE(0);
     }
     /* SPEC: RFC 9110 7.6.3 -- Via; RFC 9211 2 -- our member of Cache-Status, last */
-    (void)snprintf(buf, sizeof(buf), "1.1 %s", edge_g.name);
-    if (httpd_resp_header(r, "Via", buf) != 0)
+    if (httpd_resp_header(r, "Via", edge_g.via) != 0)
         XXX_HANDLE(0);
-    (void)snprintf(buf, sizeof(buf), "%s; %s", edge_g.name, cs);
+    n = strlen(edge_g.name);
+    c = strnlen(cs, sizeof(buf) - n - 3);
+    memcpy(buf, edge_g.name, n);
+    memcpy(buf + n, "; ", 2);
+    memcpy(buf + n + 2, cs, c);
+    buf[n + 2 + c] = '\0';
     if (httpd_resp_header(r, "Cache-Status", buf) != 0)
         XXX_HANDLE(0);
 }
@@ -1095,7 +1122,8 @@ edge_proxy_handle(struct edge_worker *w, struct httpd_req *r)
         metric_inc(edge_g.m.hits);
         if (d.what == CACHE_SERVE_STALE)
             metric_inc(edge_g.m.stale);
-        (void)snprintf(cs, sizeof(cs), "hit; ttl=%" PRId64, lk.obj.meta.lifetime - d.age);
+        memcpy(cs, "hit; ttl=", 9);
+        (void)edge_fmt_i64(cs + 9, lk.obj.meta.lifetime - d.age);
         edge_serve_hit(w, r, &q, &lk, d.age, cs, d.what == CACHE_SERVE_FRESH ? "hit" : "stale", -1,
                        start_ms);
         return;

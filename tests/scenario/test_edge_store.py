@@ -136,7 +136,7 @@ def test_cache_is_ready_at_once_after_a_restart(cdn, tmp_path):
             assert c.request("GET", f"/r/{i}").status == 200
     # The writer may drop puts when 2000 misses outrun its fsyncs: count both.
     wait_for(lambda: edge.metric("edge.cache.stored") + edge.metric("edge.cache.store_failed")
-             >= 2000, 30, what="2000 puts answered")
+             + edge.metric("edge.cache.store_dropped") >= 2000, 60, what="2000 puts answered")
     assert edge.metric("edge.cache.stored") >= 1000
     probe = next(f"/r/{i}" for i in range(1999, 0, -1)
                  if edge.get(f"/r/{i}").header("cache-status").startswith("cascade-edge; hit"))
