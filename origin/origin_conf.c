@@ -19,6 +19,8 @@
 #include "httpd.h"
 #include "compat.h"
 
+static const char *const origin_conf_meta_backends[] = {"lmdb", "postgres", NULL};
+
 /* clang-format off */
 static const struct conf_key origin_conf_keys[] = {
     {"http.listen", CONF_ADDR, offsetof(struct origin_conf, http_listen), "127.0.0.1:8080", 0,
@@ -31,11 +33,61 @@ static const struct conf_key origin_conf_keys[] = {
      NULL, false, "Directory of journals, segments and metadata; relative to the working directory."},
     {"ladder", CONF_STRING, offsetof(struct origin_conf, ladder), "default", 0, 0, NULL,
      true, "Renditions to encode: none (passthrough only), default, or a ladder file's path."},
+    {"rtmp.timeout", CONF_DURATION, offsetof(struct origin_conf, rtmp_timeout), "15s", 100,
+     CONF_HOUR, NULL, false, "An RTMP connection that sends nothing for this long is closed."},
+    {"rtmp.max_connections", CONF_INT, offsetof(struct origin_conf, rtmp_max_connections), "256",
+     1, 65536, NULL, false, "RTMP connections open at once; more are closed on accept."},
+    {"live.segment_duration", CONF_DURATION, offsetof(struct origin_conf, segment_duration), "2s",
+     100, 60 * CONF_SEC, NULL, false,
+     "Target duration of live segments; cuts happen at the first keyframe at or after it."},
+    {"live.dvr_window", CONF_DURATION, offsetof(struct origin_conf, dvr_window), "30m", 0,
+     24 * CONF_HOUR, NULL, false,
+     "How far back a live viewer may seek (timeShiftBufferDepth); 0 keeps the whole run."},
+    {"live.presentation_delay", CONF_DURATION, offsetof(struct origin_conf, presentation_delay),
+     "6s", 0, 10 * 60 * CONF_SEC, NULL, false,
+     "How far behind the live edge players should play (suggestedPresentationDelay)."},
+    {"live.reconnect_grace", CONF_DURATION, offsetof(struct origin_conf, reconnect_grace), "15s",
+     0, CONF_HOUR, NULL, false,
+     "A publisher that comes back within this continues the same timeline; then the stream ends."},
+    {"live.keep_recording", CONF_BOOL, offsetof(struct origin_conf, keep_recording), "on", 0, 0,
+     NULL, false,
+     "Keep segments that left the DVR window, so an ended stream's MPD covers the whole run."},
+    {"journal.sync_interval", CONF_DURATION, offsetof(struct origin_conf, journal_sync), "200ms",
+     1, 500, NULL, false, "Journals are fdatasync()ed at least this often (at most 500ms)."},
+    {"journal.retention", CONF_DURATION, offsetof(struct origin_conf, journal_retention), "24h",
+     0, 365 * 24 * CONF_HOUR, NULL, false,
+     "How long the journal of an ended stream is kept; 0 deletes it when the stream ends."},
     {"log.level", CONF_ENUM, offsetof(struct origin_conf, log_level), "info", 0, 0,
      conf_log_levels, true, "Lowest level logged: debug, info, warn, error or crit."},
     {"drain.timeout", CONF_DURATION, offsetof(struct origin_conf, drain_timeout), "30s", 0,
      CONF_HOUR, NULL, true, "On SIGTERM, time in-flight requests get before connections close."},
     CONF_HTTP_KEYS(struct origin_conf, http),
+    {"meta.backend", CONF_ENUM, offsetof(struct origin_conf, meta_backend), "lmdb", 0, 0,
+     origin_conf_meta_backends, false, "Metadata store: lmdb (embedded, in data.dir/social) or postgres."},
+    {"meta.postgres", CONF_STRING, offsetof(struct origin_conf, meta_postgres), "", 0, 0, NULL,
+     false, "libpq connection string of the postgres backend, e.g. host=db dbname=cascade."},
+    {"meta.postgres_pool", CONF_INT, offsetof(struct origin_conf, meta_postgres_pool), "4", 1, 64,
+     NULL, false, "Connections the postgres backend keeps open."},
+    {"meta.lmdb_size", CONF_SIZE, offsetof(struct origin_conf, meta_lmdb_size), "1G", 8 << 20, 0,
+     NULL, false, "Map size of the lmdb backend: the most its file may grow to."},
+    {"meta.events_keep", CONF_INT, offsetof(struct origin_conf, meta_events_keep), "100000", 100,
+     100000000, NULL, false, "Events kept in the log that edges follow (/api/events)."},
+    {"social.token_secret", CONF_STRING, offsetof(struct origin_conf, social_token_secret), "", 0,
+     0, NULL, false, "HMAC key of session tokens (16-256 bytes); empty: random at each start."},
+    {"social.token_ttl", CONF_DURATION, offsetof(struct origin_conf, social_token_ttl), "24h",
+     60000, 8760 * CONF_HOUR, NULL, false, "How long a session token stays valid."},
+    {"social.moderator_key", CONF_STRING, offsetof(struct origin_conf, social_moderator_key), "",
+     0, 0, NULL, false, "Key that makes a session a moderator's (16+ bytes); empty: none."},
+    {"social.edge_key", CONF_STRING, offsetof(struct origin_conf, social_edge_key), "", 0, 0,
+     NULL, false, "Key that makes a session an edge's, to send reaction batches; empty: none."},
+    {"social.reactions", CONF_STRING, offsetof(struct origin_conf, social_reactions),
+     "like,love,haha,wow,sad,fire", 0, 0, NULL, false, "Reaction kinds viewers may send, comma-separated."},
+    {"social.reaction_bucket", CONF_DURATION, offsetof(struct origin_conf, social_reaction_bucket),
+     "1s", 100, 60000, NULL, false, "Media time covered by one reaction count."},
+    {"social.threads", CONF_INT, offsetof(struct origin_conf, social_threads), "4", 1, 64, NULL,
+     false, "Threads that run interactions requests against the metadata store."},
+    {"social.queue_max", CONF_INT, offsetof(struct origin_conf, social_queue_max), "1024", 16,
+     65536, NULL, false, "Interactions requests waiting for a store thread; past it: 503."},
 };
 /* clang-format on */
 
@@ -51,6 +103,12 @@ origin_conf_validate(const void *conf, struct conf_err *err)
     if (c->ladder[0] == '\0') {
         (void)snprintf(err->msg, sizeof(err->msg),
                        "ladder must be none, default, or the path of a ladder file");
+        return ERR_CONF;
+    }
+    /* SPEC: RFC 8216 6.2.2 -- a live playlist keeps at least three target durations. */
+    if (c->dvr_window != 0 && c->dvr_window < 3 * c->segment_duration) {
+        (void)snprintf(err->msg, sizeof(err->msg),
+                       "live.dvr_window must be 0 or at least 3 x live.segment_duration");
         return ERR_CONF;
     }
     if (strcmp(c->http_listen, c->rtmp_listen) == 0) {

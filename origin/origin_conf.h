@@ -12,6 +12,7 @@
 #ifndef CASCADE_ORIGIN_CONF_H
 #define CASCADE_ORIGIN_CONF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cli.h"
@@ -21,14 +22,37 @@
 struct httpd_conf;
 
 struct origin_conf {
-    char *http_listen;      /* owned: HTTP (manifests, segments, REST) */
-    char *rtmp_listen;      /* owned: RTMP ingest */
-    int64_t workers;        /* 0 = one per CPU core */
-    char *data_dir;         /* owned; relative to the working directory */
-    char *ladder;           /* owned: "none", "default", or a ladder file's path */
-    int log_level;          /* enum log_level (log.h) */
-    uint64_t drain_timeout; /* ms */
+    char *http_listen;     /* owned: HTTP (manifests, segments, REST) */
+    char *rtmp_listen;     /* owned: RTMP ingest */
+    int64_t workers;       /* 0 = one per CPU core */
+    char *data_dir;        /* owned; relative to the working directory */
+    char *ladder;          /* owned: "none", "default", or a ladder file's path */
+    uint64_t rtmp_timeout; /* ms: an RTMP connection silent this long is closed */
+    int64_t rtmp_max_connections;
+    uint64_t segment_duration;   /* ms: target duration of a live segment */
+    uint64_t dvr_window;         /* ms: timeShiftBufferDepth; 0 keeps everything */
+    uint64_t presentation_delay; /* ms: suggestedPresentationDelay */
+    uint64_t reconnect_grace;    /* ms: how long a run waits for its publisher to return */
+    bool keep_recording;         /* keep segments past the DVR window: the ended MPD covers all */
+    uint64_t journal_sync;       /* ms: fdatasync period of the journals */
+    uint64_t journal_retention;  /* ms: sealed journals kept this long; 0 deletes them at once */
+    int log_level;               /* enum log_level (log.h) */
+    uint64_t drain_timeout;      /* ms */
     struct conf_http http;
+    /* the metadata store (origin/meta.h) and the interactions API (origin/social_api.h) */
+    int meta_backend;            /* enum meta_backend */
+    char *meta_postgres;         /* owned: libpq conninfo */
+    int64_t meta_postgres_pool;
+    uint64_t meta_lmdb_size;
+    int64_t meta_events_keep;
+    char *social_token_secret;   /* owned */
+    uint64_t social_token_ttl;   /* ms */
+    char *social_moderator_key;  /* owned */
+    char *social_edge_key;       /* owned */
+    char *social_reactions;      /* owned */
+    uint64_t social_reaction_bucket; /* ms */
+    int64_t social_threads;
+    int64_t social_queue_max;
 };
 
 extern const struct conf_table origin_conf_table;

@@ -1,20 +1,212 @@
 /*
  * origin_main.c -- cascade-origin: ingest, packaging, manifests and the
  * REST API. Start-up, reload and drain are node_app's; this file says where
- * its keys are and routes requests.
+ * its keys are, starts the ingest thread and routes requests.
+ *
+ * Threads: N HTTP workers (node.c) serve /live/... from disk and /api/ from
+ * the metadata store; one ingest thread owns its own event base with the
+ * RTMP server (rtmp_ingest.c) and every live stream (live.c), and replays
+ * unfinished journals before it takes publishers. The filesystem is the
+ * hand-off between the two: files appear by rename, whole.
+ *
+ * Owned here for the process's life (made in start, freed in stop): the
+ * streams store, the ingest event base, the live state and the RTMP server.
  */
+#include <pthread.h>
 #include <stddef.h>
+#include <string.h>
+#include <stdio.h>
+
+#include <event2/event.h>
 
 #include "origin_conf.h"
+#include "err.h"
 #include "httpd.h"
+#include "journal.h"
+#include "live.h"
+#include "log.h"
+#include "mem.h"
+#include "meta.h"
 #include "node_app.h"
+#include "origin_http.h"
+#include "pkg.h"
+#include "rtmp_ingest.h"
+#include "social_api.h"
+#include "streams.h"
 #include "compat.h"
+
+#define ORIGIN_PATH_MAX 4096
+
+static struct {
+    char *data_dir;               /* owned */
+    struct streams *streams;      /* owned */
+    struct event_base *ingest;    /* owned: the ingest thread's loop */
+    struct live *live;            /* owned; ingest thread */
+    struct rtmp_ingest *rtmp;     /* owned; ingest thread */
+    struct meta *meta;            /* owned: comments, likes, reactions, sessions */
+    struct origin_social *social; /* owned: the interactions API and its store threads */
+    pthread_t thread;
+    bool running;
+} origin;
 
 static void
 origin_main_handle(struct httpd_req *r, void *arg)
 {
-    (void)arg;
+    const char *path = httpd_req_path(r);
+
+    if (strncmp(path, "/live/", 6) == 0) {
+        origin_http_serve(r, origin.data_dir);
+        return;
+    }
+    /* Before the streams routes: /api/streams/{id}/comments is an interaction. */
+    if (origin.social != NULL && origin_api_social_handle(r, origin.social, node_worker_base(arg)))
+        return;
+    if (strcmp(path, "/api/streams") == 0 || strncmp(path, "/api/streams/", 13) == 0) {
+        streams_api(origin.streams, r);
+        return;
+    }
     httpd_resp_error(r, 404, "not_found", "no such resource on this origin");
+}
+
+static void *
+origin_main_ingest(void *arg)
+{
+    int n;
+
+    (void)arg;
+    n = live_recover(origin.live);
+    if (n < 0)
+        LOG(LOG_ERR, "origin", "recover_failed", "conn=0 err=%s", err_name(n));
+    else if (n > 0)
+        LOG(LOG_INFO, "origin", "recovered", "conn=0 streams=%d", n);
+    if (event_base_dispatch(origin.ingest) < 0)
+        LOG(LOG_CRIT, "origin", "ingest_loop_failed", "conn=0");
+    /* Connections first: their publishers end into live state that still exists. */
+    rtmp_ingest_free(&origin.rtmp);
+    live_free(&origin.live);
+    return NULL;
+}
+
+static void
+origin_main_cleanup(void)
+{
+    origin_social_free(&origin.social);
+    meta_close(&origin.meta);
+    rtmp_ingest_free(&origin.rtmp);
+    live_free(&origin.live);
+    if (origin.ingest != NULL)
+        event_base_free(origin.ingest);
+    origin.ingest = NULL;
+    streams_close(&origin.streams);
+    xfree(origin.data_dir);
+    origin.data_dir = NULL;
+}
+
+/* The interactions store lives in its own LMDB environment (data.dir/social):
+ * LMDB must not open data.dir/meta twice in one process. */
+static int
+origin_main_social_start(const struct origin_conf *c)
+{
+    struct social_conf sc;
+    struct meta_conf mc;
+    char dir[ORIGIN_PATH_MAX];
+    int err;
+
+    memset(&sc, 0, sizeof(sc));
+    memset(&mc, 0, sizeof(mc));
+    if (snprintf(dir, sizeof(dir), "%s/social", c->data_dir) >= (int)sizeof(dir))
+        return ERR_CONF;
+    mc.backend = (enum meta_backend)c->meta_backend;
+    mc.dir = dir;
+    mc.map_size = c->meta_lmdb_size;
+    mc.pg_conninfo = c->meta_postgres;
+    mc.pg_pool = (unsigned)c->meta_postgres_pool;
+    mc.events_keep = (uint64_t)c->meta_events_keep;
+    err = meta_open(&mc, &origin.meta);
+    if (err != 0)
+        return err;
+    sc.meta = origin.meta;
+    sc.token_secret = c->social_token_secret;
+    sc.token_ttl_ms = c->social_token_ttl;
+    sc.moderator_key = c->social_moderator_key;
+    sc.edge_key = c->social_edge_key;
+    sc.reactions = c->social_reactions;
+    sc.bucket_ms = c->social_reaction_bucket;
+    sc.threads = (unsigned)c->social_threads;
+    sc.queue_max = (unsigned)c->social_queue_max;
+    return origin_social_new(&sc, &origin.social);
+}
+
+static int
+origin_main_start(struct node *n, const void *conf)
+{
+    const struct origin_conf *c = conf;
+    struct rtmp_ingest_conf rc;
+    struct live_conf lc;
+    char meta[ORIGIN_PATH_MAX];
+    int err;
+
+    (void)n;
+    origin_http_init();
+    pkg_global_init();
+    origin.data_dir = xstrdup(c->data_dir);
+    if (snprintf(meta, sizeof(meta), "%s/meta", c->data_dir) >= (int)sizeof(meta))
+        return ERR_CONF;
+    err = journal_mkdirs(c->data_dir);
+    if (err != 0) {
+        LOG(LOG_ERR, "origin", "data_dir_failed", "conn=0 dir=%s err=%s", c->data_dir,
+            err_name(err));
+        goto fail;
+    }
+    err = streams_open(meta, c->rtmp_listen, &origin.streams);
+    if (err != 0)
+        goto fail;
+    err = origin_main_social_start(c);
+    if (err != 0)
+        goto fail;
+    origin.ingest = event_base_new();
+    AN(origin.ingest);
+    memset(&lc, 0, sizeof(lc));
+    lc.data_dir = c->data_dir;
+    lc.segment_ms = (uint32_t)c->segment_duration;
+    lc.dvr_window_ms = (uint32_t)c->dvr_window;
+    lc.delay_ms = (uint32_t)c->presentation_delay;
+    lc.grace_ms = (uint32_t)c->reconnect_grace;
+    lc.keep_recording = c->keep_recording;
+    lc.journal_retention_ms = c->journal_retention;
+    lc.journal_sync_ms = (uint32_t)c->journal_sync;
+    err = live_new(origin.ingest, &lc, origin.streams, &origin.live);
+    if (err != 0) {
+        LOG(LOG_ERR, "origin", "live_failed", "conn=0 dir=%s err=%s", c->data_dir, err_name(err));
+        goto fail;
+    }
+    memset(&rc, 0, sizeof(rc));
+    rc.listen = c->rtmp_listen;
+    rc.timeout_ms = (uint32_t)c->rtmp_timeout;
+    rc.max_connections = (uint32_t)c->rtmp_max_connections;
+    err = rtmp_ingest_new(origin.ingest, &rc, origin.streams, origin.live, &origin.rtmp);
+    if (err != 0)
+        goto fail;
+    err = -pthread_create(&origin.thread, NULL, origin_main_ingest, NULL);
+    if (err != 0)
+        goto fail;
+    origin.running = true;
+    return 0;
+
+fail:
+    origin_main_cleanup();
+    return err;
+}
+
+static void
+origin_main_stop(void)
+{
+    if (origin.running) {
+        AZ(event_base_loopexit(origin.ingest, NULL));
+        AZ(pthread_join(origin.thread, NULL));
+        origin.running = false;
+    }
+    origin_main_cleanup();
 }
 
 static const struct node_app_spec origin_main_spec = {
@@ -28,6 +220,8 @@ static const struct node_app_spec origin_main_spec = {
     .off_drain = offsetof(struct origin_conf, drain_timeout),
     .off_http = offsetof(struct origin_conf, http),
     .handler = origin_main_handle,
+    .start = origin_main_start,
+    .stop = origin_main_stop,
 };
 
 int

@@ -511,6 +511,12 @@ class Node:
             os.kill(self.proc.pid, signal.SIGKILL)
         return self.proc.wait(10)
 
+    def restart(self, timeout=15.0):
+        """Starts the node again with the same argv (ports, data) after stop() or kill9()."""
+        assert not self.alive, f"{self.name} is still running"
+        self.expected_exit = False
+        return self.start(timeout)
+
     def write_conf(self, conf):
         """Replaces the node's config file (it must have been started with conf=...)."""
         assert self.conf_path is not None, f"{self.name} was started without a config file"
@@ -534,6 +540,40 @@ class Node:
 
     def get(self, path, headers=None, timeout=5.0):
         return http_get(self.url(path), headers, timeout)
+
+    def request(self, method, path, headers=None, body=None, timeout=5.0):
+        """Any method on a fresh connection (Connection: close); the Response."""
+        hdrs = dict(headers or {})
+        hdrs.setdefault("Connection", "close")
+        with RawConn(self.addr, timeout) as c:
+            return c.request(method, path, hdrs, body, host=self.hostport)
+
+    # -- live streams (origins)
+
+    def create_stream(self, name=None):
+        """POST /api/streams; the JSON answer: name, key, publish_url, manifest, master."""
+        body = json.dumps({} if name is None else {"name": name})
+        r = self.request("POST", "/api/streams", {"Content-Type": "application/json"}, body)
+        assert r.status == 201, f"{self.name}: POST /api/streams answered {r.status} {r.text}"
+        return r.json()
+
+    def publish_url(self, stream):
+        """rtmp://.../live/KEY for a stream dict from create_stream()."""
+        return self.rtmp_url("live/" + stream["key"])
+
+    def live_path(self, stream_name, file="manifest.mpd"):
+        return f"/live/{stream_name}/{file}"
+
+    def live_dir(self, stream_name):
+        """The stream's files on disk (the origin's --data-dir is its dir/data)."""
+        return Path(self.dir) / "data" / "live" / stream_name
+
+    def segments(self, stream_name, rep):
+        """Media times of the segment files of one representation, sorted."""
+        d = self.live_dir(stream_name) / rep
+        if not d.is_dir():
+            return []
+        return sorted(int(p.name[:-4]) for p in d.glob("*.m4s") if p.name[:-4].isdigit())
 
     def conn(self, timeout=5.0):
         """A RawConn to this node."""
@@ -722,13 +762,163 @@ class CDN:
 
     # ------------------------------------------------------------ later fixtures
     #
-    # ffmpeg publisher and DASH client (the live-ingest issues): a separate
-    # `ffmpeg` fixture whose publish(url, seconds) starts `ffmpeg -re` with a
-    # test source, registered here like a node so close() stops it by PID.
+    # The ffmpeg publisher and DASH/HLS client are the `ffmpeg` fixture
+    # (class FFmpeg below, conftest.py); it stops its processes by PID.
     #
     # Misbehaving upstreams: cdn.upstream(handler) and ScriptedUpstream
     # below; add ready-made behaviours (slow, 503, reset mid-body, wrong
     # length) next to it.
+
+
+# ---------------------------------------------------------------- ffmpeg: publisher and client
+
+FFMPEG = "ffmpeg"
+FFPROBE = "ffprobe"
+
+
+class Publisher:
+    """
+    One running `ffmpeg -re ... -f flv rtmp://...`. published_seconds() is
+    the media time ffmpeg has written so far (its -progress output, every
+    100 ms).
+    """
+
+    def __init__(self, argv, log_path, progress_path):
+        self.argv = argv
+        self.log_path = log_path
+        self.progress_path = progress_path
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                preexec_fn=_die_with_parent,
+            )
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    @property
+    def alive(self):
+        return self.proc.poll() is None
+
+    def published_seconds(self):
+        """Last out_time ffmpeg reported, in seconds (0.0 before the first report)."""
+        try:
+            text = Path(self.progress_path).read_text(errors="replace")
+        except FileNotFoundError:
+            return 0.0
+        times = re.findall(r"^out_time_us=(\d+)$", text, re.M)
+        return int(times[-1]) / 1e6 if times else 0.0
+
+    def wait(self, timeout=60.0):
+        """Waits for ffmpeg to exit; its exit code."""
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout=10.0):
+        """SIGINT (ffmpeg ends its output cleanly: FCUnpublish, deleteStream), then SIGKILL."""
+        if self.alive:
+            os.kill(self.proc.pid, signal.SIGINT)
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        return self.kill()
+
+    def kill(self):
+        if self.alive:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        return self.proc.wait(10)
+
+    def log(self):
+        try:
+            return Path(self.log_path).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+class DecodeResult:
+    """What ffmpeg said while decoding: returncode, error lines (-v error), stderr."""
+
+    def __init__(self, returncode, stderr):
+        self.returncode = returncode
+        self.stderr = stderr
+        self.errors = [line for line in stderr.splitlines() if line.strip()]
+
+    @property
+    def ok(self):
+        return self.returncode == 0 and not self.errors
+
+    def __repr__(self):
+        return f"<DecodeResult rc={self.returncode} errors={self.errors[:5]}>"
+
+
+class FFmpeg:
+    """
+    The ffmpeg fixture: publish() starts a test-pattern publisher (H.264 +
+    AAC, one keyframe every `gop` frames); decode() plays a URL (a live or
+    static MPD, an HLS playlist) for a while and reports every error line;
+    probe() is ffprobe's JSON. close() stops every publisher by PID.
+    """
+
+    def __init__(self, tmp_path):
+        self.tmp = Path(tmp_path)
+        self.publishers = []
+        self._n = 0
+
+    def publish_argv(self, url, seconds=20, size="640x360", rate=30, gop=60, realtime=True):
+        argv = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "warning"]
+        if realtime:
+            argv.append("-re")
+        argv += [
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
+            "-f", "lavfi", "-i", "sine=frequency=1000",
+        ]
+        if seconds is not None:
+            argv += ["-t", str(seconds)]
+        argv += [
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+            "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+            "-c:a", "aac", "-f", "flv", url,
+        ]  # fmt: skip
+        return argv
+
+    def publish(self, url, seconds=20, **kw):
+        """Starts publishing to url (rtmp://...) and returns the Publisher at once."""
+        self._n += 1
+        log_path = self.tmp / f"publisher{self._n}.log"
+        progress = self.tmp / f"publisher{self._n}.progress"
+        argv = self.publish_argv(url, seconds, **kw)
+        argv[-1:-1] = ["-progress", str(progress), "-stats_period", "0.1"]
+        pub = Publisher(argv, log_path, progress)
+        self.publishers.append(pub)
+        return pub
+
+    def decode(self, url, seconds, timeout=90.0, extra=()):
+        """Decodes `seconds` of url to nothing; a DecodeResult (ok: exit 0 and no error line)."""
+        argv = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", *extra, "-i", url,
+                "-t", str(seconds), "-f", "null", "-"]  # fmt: skip
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                               stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        except subprocess.TimeoutExpired as exc:
+            return DecodeResult(-1, f"timed out after {timeout}s: {exc.stderr or ''}")
+        return DecodeResult(p.returncode, p.stderr)
+
+    def probe(self, url, timeout=60.0):
+        """ffprobe -show_format -show_streams as a dict."""
+        argv = [FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", url]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        assert p.returncode == 0, f"ffprobe {url} failed: {p.stderr}"
+        return json.loads(p.stdout)
+
+    def close(self):
+        for pub in self.publishers:
+            if pub.alive:
+                pub.kill()
 
 
 class ScriptedUpstream:

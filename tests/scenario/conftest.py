@@ -4,6 +4,8 @@ conftest.py -- pytest wiring for the scenario tests (the library is cdn.py).
 - `cdn` fixture: a cdn.CDN for the test, closed afterwards (every node
   stopped by PID); a node that crashed or did not exit 0 on SIGTERM turns
   into a test error at teardown.
+- `ffmpeg` fixture: a cdn.FFmpeg (publisher, DASH/HLS client, ffprobe);
+  every publisher it started is killed by PID afterwards.
 - A failed test's report carries the last lines of each node's log.
 - The file-descriptor limit is raised so a test can hold thousands of sockets.
 - A run in which no test passed fails, even when everything was skipped:
@@ -41,6 +43,14 @@ def cdn(tmp_path):
             f"\n--- last lines of {n.log_path}:\n{n.log_tail()}" for n in c.nodes if n.proc
         )
         pytest.fail("; ".join(problems) + tails, pytrace=False)
+
+
+@pytest.fixture
+def ffmpeg(tmp_path):
+    """cdn.FFmpeg: test-pattern publishers and a DASH/HLS client; publishers stopped by PID."""
+    f = cdnlib.FFmpeg(tmp_path)
+    yield f
+    f.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

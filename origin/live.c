@@ -1,0 +1,1223 @@
+/*
+ * live.c -- per-stream live state: journal first, then the packager, then
+ * segment files, the manifest model and the manifests (live.h).
+ *
+ * A struct live_stream exists from a stream's first publish (or recovery)
+ * to the process's end. A run holds a packager and two models of the
+ * same presentation: `lm`, the live one, trimmed to the DVR window, and
+ * `rm`, the whole run (with live.keep_recording), which becomes the
+ * static MPD when the run ends. Both grow by the same segments. Files are
+ * written under live/{stream}/ with a hidden temporary and a rename; the
+ * manifests are rewritten once every configured track has a segment,
+ * then after every segment.
+ *
+ * Times: the packager is told each session's base (pkg_set_offset), so
+ * every segment's t is on the stream's timeline, in the track's timescale
+ * (90 kHz video, the sample rate for audio); a period starting at S ms has
+ * its sets' pto at S in their timescales, so presentation time = media
+ * time, and a reconnect leaves a plain gap in the same timeline.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "live.h"
+#include "err.h"
+#include "fault.h"
+#include "journal.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+#include "media/model.h"
+#include "origin_http.h"
+#include "pkg.h"
+#include "proto/flv.h"
+#include "streams.h"
+#include "compat.h"
+
+#define LIVE_PATH_MAX 4096
+#define LIVE_REP_MAX 16
+#define LIVE_VIDEO_SET 1
+#define LIVE_AUDIO_SET 2
+#define LIVE_VIDEO_BW 1000000 /* until segments say better */
+#define LIVE_AUDIO_BW 128000
+#define LIVE_SWEEP_MS 60000
+#define LIVE_RECOVER_MAX 4096 /* journal files of one run */
+
+enum live_state {
+    LIVE_S_IDLE = 0,   /* no run: never published here, or the last run ended */
+    LIVE_S_PUBLISHING, /* a publisher is attached */
+    LIVE_S_GRACE,      /* the publisher left; the run waits for it */
+};
+
+/* A segment file that may have to be deleted when it leaves the DVR window. */
+struct live_file {
+    char rep[LIVE_REP_MAX];
+    uint64_t t;
+    uint64_t end_ms;
+};
+
+struct live {
+    unsigned magic;
+#define LIVE_MAGIC 0x6c697665U
+    struct event_base *base;       /* borrowed */
+    struct live_conf conf;         /* data_dir owned (copied) */
+    struct streams *streams;       /* borrowed */
+    struct journal_syncer *syncer; /* owned */
+    struct live_stream *head;
+    unsigned count;
+    struct event *sweep_ev; /* owned: journal retention */
+    char *jroot;            /* owned: data.dir/journal */
+    struct metric *segments, *bytes, *publishing, *pkg_errors, *unsupported, *recovered,
+        *runs_ended, *write_errors, *journal_lost;
+};
+
+struct live_stream {
+    unsigned magic;
+#define LIVE_STREAM_MAGIC 0x6c737472U
+    struct live *l; /* borrowed */
+    struct live_stream *next;
+    char name[STREAMS_NAME_MAX + 1];
+    char *jdir; /* owned: data.dir/journal/{name} */
+    char *ldir; /* owned: data.dir/live/{name} */
+    uint64_t ast_ms;
+    enum live_state state;
+    bool replaying;
+    bool journal_lost;               /* appends failed: the session goes on unjournaled */
+    struct journal *j;               /* owned while publishing */
+    struct pkg *pkg;                 /* owned during a run */
+    struct model *lm;                /* owned during a run: live, trimmed */
+    struct model *rm;                /* owned during a run with keep_recording: whole run */
+    uint64_t base_ms;                /* the session's start on the timeline */
+    uint64_t end_ms;                 /* end of the latest segment on the timeline */
+    uint64_t prev_end_ms;            /* end of earlier runs */
+    bool prev_end_known;             /* prev_end_ms is set (else read model.json first) */
+    uint32_t period_gen[PKG_TRACKS]; /* configuration generation of the current period */
+    bool period_has[PKG_TRACKS];     /* the current period has that track's set */
+    bool configured[PKG_TRACKS];     /* the packager has the track */
+    uint32_t nperiods_made;
+    bool manifests_on;                 /* every configured track has a segment */
+    char *master;                      /* owned: master.m3u8 as last written, NULL before */
+    uint64_t track_end_ms[PKG_TRACKS]; /* end of each track's latest segment */
+    struct event *flush_ev;            /* owned: writes manifests a lagging track did not */
+    struct event *grace_ev;            /* owned */
+    struct live_file *files; /* owned: FIFO of segment files, when not keeping the recording */
+    size_t nfiles, files_head, files_cap;
+};
+
+static uint64_t
+live_now_ms(void)
+{
+    struct timespec ts;
+
+    AZ(clock_gettime(CLOCK_REALTIME, &ts));
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static char *
+live_path_dup(const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(a) + strlen(b) + strlen(c) + 3;
+    char *p = xmalloc(n);
+
+    (void)snprintf(p, n, "%s/%s%s%s", a, b, c[0] ? "/" : "", c);
+    return p;
+}
+
+static void
+live_rep_id(enum pkg_track track, uint32_t gen, char *out, size_t outsz)
+{
+    (void)snprintf(out, outsz, "%c%" PRIu32, track == PKG_VIDEO ? 'v' : 'a', gen);
+}
+
+/* ---- files ---- */
+
+/*
+ * Puts tmp in place of path. A file being replaced is swapped out with
+ * RENAME_EXCHANGE and then unlinked: readers see the old or the new file,
+ * never none, and ext4 does not force the new file's data to disk as it
+ * does on a rename over an existing file (auto_da_alloc) -- durability is
+ * the journal's job, not the manifests'.
+ */
+static int
+live_rename(const char *tmp, const char *path, bool replace)
+{
+    if (replace) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
+            if (unlink(tmp) != 0)
+                XXX_HANDLE(errno); /* the next write truncates it */
+            return 0;
+        }
+        if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
+            return -errno;
+    }
+    return rename(tmp, path) == 0 ? 0 : -errno;
+}
+
+/*
+ * Writes dir/name through dir/.name.tmp and a rename (replace: the file
+ * usually exists already). 0 or -errno (logged, counted).
+ */
+static int
+live_write_file(struct live_stream *ls, const char *dir, const char *name, const void *data,
+                size_t len, bool replace)
+{
+    char path[LIVE_PATH_MAX], tmp[LIVE_PATH_MAX];
+    const uint8_t *p = data;
+    size_t left = len;
+    int fd, rc = 0;
+
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
+        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= (int)sizeof(tmp))
+        return ERR_LIMIT;
+    fd = FAULT("live.write") ? (errno = ENOSPC, -1)
+                             : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            rc = -errno;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    (void)close(fd);
+    if (rc == 0)
+        rc = live_rename(tmp, path, replace);
+    if (rc != 0)
+        (void)unlink(tmp);
+out:
+    if (rc != 0) {
+        metric_inc(ls->l->write_errors);
+        LOG_RL(LOG_ERR, "live", "write_failed", 5, "stream=%s file=%s err=%s", ls->name, path,
+               err_name(rc));
+    }
+    return rc;
+}
+
+static int
+live_write_buf(struct live_stream *ls, const char *dir, const char *name, struct buf *b, int rc)
+{
+    if (rc == 0)
+        rc = buf_status(b);
+    if (rc == 0)
+        rc = live_write_file(ls, dir, name, b->p, b->len, true);
+    else
+        LOG_RL(LOG_ERR, "live", "manifest_failed", 5, "stream=%s file=%s err=%s", ls->name, name,
+               err_name(rc));
+    buf_reset(b);
+    return rc;
+}
+
+/*
+ * The static presentation of an ended run: periods moved so the first one
+ * starts at 0 (their ptos keep the media times, so names do not change).
+ */
+static void
+live_model_make_static(struct model *m)
+{
+    uint64_t first;
+    uint32_t i;
+
+    m->type = MODEL_STATIC;
+    m->ended = true;
+    m->publish_ms = live_now_ms();
+    if (m->nperiods == 0)
+        return;
+    first = m->periods[0]->start_ms;
+    for (i = 0; i < m->nperiods; i++)
+        m->periods[i]->start_ms -= first;
+}
+
+/* Rewrites every manifest of m: media playlists, master, MPD, model.json. */
+static void
+live_write_manifests(struct live_stream *ls, struct model *m)
+{
+    char dir[LIVE_PATH_MAX];
+    struct buf b;
+    uint32_t i, j, k;
+
+    if (m->nperiods == 0)
+        return;
+    buf_init(&b, MODEL_OUT_MAX);
+    m->publish_ms = live_now_ms();
+    DASSERT(model_validate(m, NULL, 0) == 0);
+    for (i = 0; i < m->nperiods; i++) {
+        const struct model_period *p = m->periods[i];
+
+        for (j = 0; j < p->nsets; j++)
+            for (k = 0; k < p->sets[j]->nreps; k++) {
+                const char *id = p->sets[j]->reps[k]->id;
+
+                if (i + 1 < m->nperiods && model_rep_find(m->periods[m->nperiods - 1], id, NULL))
+                    continue; /* written with the last period that has it */
+                if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, id) >= (int)sizeof(dir))
+                    continue;
+                (void)live_write_buf(ls, dir, "media.m3u8", &b, model_hls_media_write(m, id, &b));
+            }
+    }
+    /* The multivariant playlist changes rarely (a new rendition, a new peak rate). */
+    if (model_hls_master_write(m, NULL, &b) == 0 && buf_status(&b) == 0 &&
+        (ls->master == NULL || strcmp(ls->master, b.p) != 0)) {
+        char *text = xstrdup(b.p);
+
+        if (live_write_buf(ls, ls->ldir, "master.m3u8", &b, 0) == 0) {
+            xfree(ls->master);
+            ls->master = text;
+        } else {
+            xfree(text);
+        }
+    }
+    buf_reset(&b);
+    (void)live_write_buf(ls, ls->ldir, "manifest.mpd", &b, model_mpd_write(m, NULL, &b));
+    (void)live_write_buf(ls, ls->ldir, "model.json", &b, model_json_write(m, &b));
+    buf_free(&b);
+}
+
+/* ---- the model ---- */
+
+static struct model *
+live_model_new(struct live_stream *ls)
+{
+    struct model *m = model_new();
+    const struct live_conf *c = &ls->l->conf;
+
+    AZ(model_set_name(m, ls->name));
+    m->type = MODEL_DYNAMIC;
+    m->ast_ms = ls->ast_ms;
+    m->min_update_ms = c->segment_ms;
+    m->tsbd_ms = c->dvr_window_ms;
+    m->delay_ms = c->delay_ms;
+    m->min_buffer_ms = c->segment_ms;
+    AZ(model_set_utc(m, MODEL_UTC_HTTP_ISO, "/time"));
+    return m;
+}
+
+static int
+live_model_period(struct live_stream *ls, struct model *m, uint64_t start_ms, const char *id)
+{
+    (void)ls;
+    if (m->nperiods > 0 && m->periods[m->nperiods - 1]->start_ms > start_ms)
+        start_ms = m->periods[m->nperiods - 1]->start_ms;
+    return model_period_add(m, id, start_ms, NULL);
+}
+
+/* Opens a new period at start_ms in both models (a run's start, a new configuration). */
+static int
+live_new_period(struct live_stream *ls, uint64_t start_ms)
+{
+    char id[32];
+    int rc;
+
+    (void)snprintf(id, sizeof(id), "p%" PRIu64, start_ms);
+    if (model_period_find(ls->lm, id) != NULL) /* same start: a second one right after */
+        (void)snprintf(id, sizeof(id), "p%" PRIu64 "-%" PRIu32, start_ms, ls->nperiods_made);
+    rc = live_model_period(ls, ls->lm, start_ms, id);
+    if (rc == 0 && ls->rm != NULL)
+        rc = live_model_period(ls, ls->rm, start_ms, id);
+    if (rc != 0)
+        return rc;
+    ls->nperiods_made++;
+    memset(ls->period_has, 0, sizeof(ls->period_has));
+    ls->manifests_on = false;
+    return 0;
+}
+
+/* The set of track in m's last period, made (with its representation) when missing. */
+static int
+live_model_set(struct live_stream *ls, struct model *m, enum pkg_track track,
+               const struct pkg_out *out, struct model_aset **ps)
+{
+    struct model_period *p = m->periods[m->nperiods - 1];
+    uint32_t sid = track == PKG_VIDEO ? LIVE_VIDEO_SET : LIVE_AUDIO_SET;
+    struct model_aset *s = model_aset_find(p, sid);
+    struct pkg_rep_info info;
+    struct model_rep *r;
+    char rep[LIVE_REP_MAX];
+    uint64_t next = 0;
+    int rc;
+
+    if (s != NULL) {
+        *ps = s;
+        return 0;
+    }
+    /* Numbers carry on from the same set in the previous period. */
+    if (m->nperiods > 1) {
+        struct model_aset *prev = model_aset_find(m->periods[m->nperiods - 2], sid);
+
+        if (prev != NULL)
+            next = prev->tl.next_number;
+    }
+    pkg_rep_info(ls->pkg, track, &info);
+    rc = model_aset_add(p, sid, track == PKG_VIDEO ? MODEL_VIDEO : MODEL_AUDIO,
+                        track == PKG_VIDEO ? "video/mp4" : "audio/mp4",
+                        track == PKG_VIDEO ? "avc" : "aac", out->timescale, &s);
+    if (rc != 0)
+        return rc;
+    s->tl.pto = model_ts_convert(p->start_ms, 1000, out->timescale);
+    if (s->tl.pto > (uint64_t)out->t)
+        s->tl.pto = (uint64_t)out->t;
+    s->tl.next_number = next;
+    live_rep_id(track, out->gen, rep, sizeof(rep));
+    rc = model_rep_add(s, rep, info.codecs, track == PKG_VIDEO ? LIVE_VIDEO_BW : LIVE_AUDIO_BW, &r);
+    if (rc != 0)
+        return rc;
+    if (track == PKG_VIDEO) {
+        r->width = info.width;
+        r->height = info.height;
+        r->fr_num = info.fps_num;
+        r->fr_den = info.fps_num != 0 ? info.fps_den : 0;
+    } else {
+        r->sample_rate = info.sample_rate;
+        r->channels = info.channels;
+    }
+    *ps = s;
+    return 0;
+}
+
+static int
+live_model_add(struct live_stream *ls, struct model *m, const struct pkg_out *out)
+{
+    struct model_aset *s;
+    uint64_t bps;
+    int rc;
+
+    rc = live_model_set(ls, m, out->track, out, &s);
+    if (rc != 0)
+        return rc;
+    rc = model_segment_add(m, s, (uint64_t)out->t, (uint64_t)out->d);
+    if (rc != 0)
+        return rc;
+    /* Peak bandwidth: what a segment needs to arrive in its own duration. */
+    bps = out->d > 0 ? (uint64_t)out->len * 8u * out->timescale / (uint64_t)out->d : 0;
+    if (bps > UINT32_MAX)
+        bps = UINT32_MAX;
+    if (s->nreps > 0 && bps > s->reps[0]->bandwidth)
+        s->reps[0]->bandwidth = (uint32_t)bps;
+    return 0;
+}
+
+/* ---- expiring files (without keep_recording) ---- */
+
+static void
+live_files_push(struct live_stream *ls, const char *rep, uint64_t t, uint64_t end_ms)
+{
+    struct live_file *f;
+
+    if (ls->nfiles == ls->files_cap) {
+        size_t cap = ls->files_cap ? ls->files_cap * 2 : 64, i;
+        struct live_file *nf = xcalloc(cap, sizeof(*nf));
+
+        for (i = 0; i < ls->nfiles; i++)
+            nf[i] = ls->files[(ls->files_head + i) % ls->files_cap];
+        xfree(ls->files);
+        ls->files = nf;
+        ls->files_cap = cap;
+        ls->files_head = 0;
+    }
+    f = &ls->files[(ls->files_head + ls->nfiles) % ls->files_cap];
+    (void)snprintf(f->rep, sizeof(f->rep), "%s", rep);
+    f->t = t;
+    f->end_ms = end_ms;
+    ls->nfiles++;
+}
+
+/*
+ * Deletes segment files that left the DVR window long enough ago.
+ * SPEC: RFC 8216 6.2.2 -- a segment removed from a playlist stays
+ * available for its duration plus the longest playlist that held it (the
+ * DVR window); we wait one more window and two target durations for
+ * players and edges that are behind.
+ */
+static void
+live_files_expire(struct live_stream *ls)
+{
+    const struct live_conf *c = &ls->l->conf;
+    char path[LIVE_PATH_MAX];
+    uint64_t horizon, keep;
+
+    keep = 2 * (uint64_t)c->dvr_window_ms + 2 * (uint64_t)c->segment_ms;
+    if (c->dvr_window_ms == 0 || ls->end_ms < keep)
+        return;
+    horizon = ls->end_ms - keep;
+    while (ls->nfiles > 0) {
+        struct live_file *f = &ls->files[ls->files_head];
+
+        if (f->end_ms > horizon)
+            break;
+        if (snprintf(path, sizeof(path), "%s/%s/%" PRIu64 ".m4s", ls->ldir, f->rep, f->t) <
+                (int)sizeof(path) &&
+            unlink(path) != 0 && errno != ENOENT)
+            LOG_RL(LOG_WARN, "live", "unlink_failed", 5, "stream=%s file=%s err=%s", ls->name, path,
+                   err_name(-errno));
+        ls->files_head = (ls->files_head + 1) % ls->files_cap;
+        ls->nfiles--;
+    }
+}
+
+/* ---- the packager's output ---- */
+
+static int
+live_on_init(struct live_stream *ls, const struct pkg_out *out)
+{
+    char rep[LIVE_REP_MAX], dir[LIVE_PATH_MAX];
+    int rc;
+
+    live_rep_id(out->track, out->gen, rep, sizeof(rep));
+    if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, rep) >= (int)sizeof(dir))
+        return 0;
+    rc = journal_mkdirs(dir);
+    if (rc == 0)
+        rc = live_write_file(ls, dir, "init.mp4", out->data, out->len, true);
+    XXX_HANDLE(rc); /* logged and counted: the stream goes on */
+    ls->configured[out->track] = true;
+    return 0;
+}
+
+static bool
+live_tracks_ready(const struct live_stream *ls)
+{
+    int t;
+
+    for (t = 0; t < PKG_TRACKS; t++)
+        if (ls->configured[t] && !ls->period_has[t])
+            return false;
+    return true;
+}
+
+static void
+live_manifests_now(struct live_stream *ls)
+{
+    evtimer_del(ls->flush_ev);
+    if (ls->manifests_on && !ls->replaying && ls->lm != NULL)
+        live_write_manifests(ls, ls->lm);
+}
+
+static void
+live_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct live_stream *ls;
+
+    (void)fd;
+    (void)what;
+    CAST_OBJ_NOTNULL(ls, arg, LIVE_STREAM_MAGIC);
+    live_manifests_now(ls);
+}
+
+/*
+ * A segment was added. Video and audio are cut at the same media times,
+ * but their segments complete a few frames apart: the manifests are
+ * rewritten once both tracks are level (within half a segment), or after
+ * half a segment (at most 1 s) if one of them lags, so each cut costs one
+ * set of manifest writes, not one per track.
+ */
+static void
+live_manifests_kick(struct live_stream *ls)
+{
+    uint64_t lo = UINT64_MAX, hi = 0, half = ls->l->conf.segment_ms / 2;
+    struct timeval tv;
+    int t;
+
+    if (!ls->manifests_on || ls->replaying)
+        return;
+    for (t = 0; t < PKG_TRACKS; t++) {
+        if (!ls->configured[t])
+            continue;
+        if (ls->track_end_ms[t] < lo)
+            lo = ls->track_end_ms[t];
+        if (ls->track_end_ms[t] > hi)
+            hi = ls->track_end_ms[t];
+    }
+    if (lo == UINT64_MAX || hi - lo <= half) {
+        live_manifests_now(ls);
+        return;
+    }
+    if (evtimer_pending(ls->flush_ev, NULL))
+        return;
+    if (half > 1000)
+        half = 1000;
+    tv.tv_sec = (time_t)(half / 1000);
+    tv.tv_usec = (suseconds_t)(half % 1000) * 1000;
+    AZ(evtimer_add(ls->flush_ev, &tv));
+}
+
+static int
+live_on_segment(struct live_stream *ls, const struct pkg_out *out)
+{
+    char rep[LIVE_REP_MAX], dir[LIVE_PATH_MAX], name[32];
+    uint64_t end_ms;
+    int rc;
+
+    if (out->t < 0 || out->d <= 0 || !model_time_ok((uint64_t)(out->t + out->d), out->timescale))
+        return 0;
+    live_rep_id(out->track, out->gen, rep, sizeof(rep));
+    if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, rep) >= (int)sizeof(dir))
+        return 0;
+    (void)snprintf(name, sizeof(name), "%" PRId64 ".m4s", out->t);
+    if (live_write_file(ls, dir, name, out->data, out->len, false) != 0)
+        return 0; /* not in the model either: a listed segment must exist */
+    metric_inc(ls->l->segments);
+    metric_add(ls->l->bytes, out->len);
+
+    /* A new configuration is a new representation, so a new period. */
+    if (ls->period_has[out->track] && out->gen != ls->period_gen[out->track]) {
+        rc = live_new_period(ls, model_ts_convert((uint64_t)out->t, out->timescale, 1000));
+        if (rc != 0)
+            LOG(LOG_ERR, "live", "period_failed", "stream=%s err=%s", ls->name, err_name(rc));
+    }
+    rc = live_model_add(ls, ls->lm, out);
+    if (rc == 0 && ls->rm != NULL)
+        rc = live_model_add(ls, ls->rm, out);
+    if (rc != 0) {
+        LOG_RL(LOG_ERR, "live", "model_failed", 5, "stream=%s rep=%s t=%" PRId64 " err=%s",
+               ls->name, rep, out->t, err_name(rc));
+        return 0;
+    }
+    ls->period_has[out->track] = true;
+    ls->period_gen[out->track] = out->gen;
+    end_ms = (uint64_t)((out->t + out->d) * 1000 + out->timescale - 1) / out->timescale;
+    if (end_ms > ls->end_ms)
+        ls->end_ms = end_ms;
+    model_trim_dvr(ls->lm);
+    if (ls->rm == NULL) {
+        live_files_push(ls, rep, (uint64_t)out->t, end_ms);
+        live_files_expire(ls);
+    }
+    ls->track_end_ms[out->track] = end_ms;
+    if (!ls->manifests_on && live_tracks_ready(ls))
+        ls->manifests_on = true;
+    live_manifests_kick(ls);
+    return 0;
+}
+
+static int
+live_pkg_cb(void *arg, const struct pkg_out *out)
+{
+    struct live_stream *ls;
+
+    CAST_OBJ_NOTNULL(ls, arg, LIVE_STREAM_MAGIC);
+    if (out->kind == PKG_OUT_INIT)
+        return live_on_init(ls, out);
+    return live_on_segment(ls, out);
+}
+
+/* ---- tags -> packager ---- */
+
+static int
+live_package_video(struct live_stream *ls, int64_t dts, const uint8_t *data, size_t len)
+{
+    struct flv_video v;
+    int rc;
+
+    rc = flv_video_parse(data, len, &v);
+    if (rc != 0)
+        return ERR_MEDIA;
+    if (v.enhanced || v.codec_id != FLV_CODEC_AVC) {
+        metric_inc(ls->l->unsupported);
+        LOG_RL(LOG_WARN, "live", "unsupported_video", 2, "stream=%s codec=%u fourcc=%08x", ls->name,
+               v.codec_id, v.fourcc);
+        return ERR_MEDIA;
+    }
+    if (v.packet_type == 0) {
+        struct pkg_video_cfg cfg;
+
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.codec = PKG_CODEC_H264;
+        cfg.record = data + v.hdr_len;
+        cfg.record_len = len - v.hdr_len;
+        return pkg_config_video(ls->pkg, &cfg, PKG_CFG_REPLACE);
+    }
+    if (v.packet_type == 1 && len > v.hdr_len) {
+        struct pkg_frame f;
+
+        f.dts_ms = dts;
+        f.cts_ms = v.cts;
+        f.key = v.frame_type == FLV_FRAME_KEY;
+        f.data = data + v.hdr_len;
+        f.len = len - v.hdr_len;
+        return pkg_push(ls->pkg, PKG_VIDEO, &f);
+    }
+    return 0; /* end of sequence, command frames */
+}
+
+static int
+live_package_audio(struct live_stream *ls, int64_t dts, const uint8_t *data, size_t len)
+{
+    struct flv_audio a;
+    int rc;
+
+    rc = flv_audio_parse(data, len, &a);
+    if (rc != 0)
+        return ERR_MEDIA;
+    if (a.enhanced || a.format != FLV_SOUND_AAC) {
+        metric_inc(ls->l->unsupported);
+        LOG_RL(LOG_WARN, "live", "unsupported_audio", 2, "stream=%s format=%u", ls->name, a.format);
+        return ERR_MEDIA;
+    }
+    if (a.packet_type == 0) {
+        struct pkg_audio_cfg cfg;
+
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.codec = PKG_CODEC_AAC;
+        cfg.asc = data + a.hdr_len;
+        cfg.asc_len = len - a.hdr_len;
+        cfg.channels = a.channels;
+        return pkg_config_audio(ls->pkg, &cfg, PKG_CFG_REPLACE);
+    }
+    if (len > a.hdr_len) {
+        struct pkg_frame f;
+
+        memset(&f, 0, sizeof(f));
+        f.dts_ms = dts;
+        f.data = data + a.hdr_len;
+        f.len = len - a.hdr_len;
+        return pkg_push(ls->pkg, PKG_AUDIO, &f);
+    }
+    return 0;
+}
+
+/* One tag of the current session into the packager. Errors are counted, never fatal. */
+static int
+live_package(struct live_stream *ls, uint8_t type, int64_t dts, const uint8_t *data, size_t len)
+{
+    int rc = 0;
+
+    if (type == FLV_TAG_VIDEO)
+        rc = live_package_video(ls, dts, data, len);
+    else if (type == FLV_TAG_AUDIO)
+        rc = live_package_audio(ls, dts, data, len);
+    if (rc != 0) {
+        metric_inc(ls->l->pkg_errors);
+        LOG_RL(LOG_INFO, "live", "package_failed", 5, "stream=%s type=%u dts=%" PRId64 " err=%s",
+               ls->name, type, dts, err_name(rc));
+    }
+    return rc;
+}
+
+/* ---- runs and sessions ---- */
+
+static void live_grace_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct live_stream *
+live_stream_find(struct live *l, const char *name)
+{
+    struct live_stream *ls;
+
+    for (ls = l->head; ls != NULL; ls = ls->next)
+        if (strcmp(ls->name, name) == 0)
+            return ls;
+    return NULL;
+}
+
+/* End of a model's timeline in ms, whatever its period starts say. */
+static uint64_t
+live_model_media_end_ms(const struct model *m)
+{
+    uint64_t end = 0, e;
+    uint32_t i, j;
+
+    for (i = 0; i < m->nperiods; i++)
+        for (j = 0; j < m->periods[i]->nsets; j++) {
+            const struct model_timeline *tl = &m->periods[i]->sets[j]->tl;
+
+            e = (model_timeline_end(tl) * 1000 + tl->timescale - 1) / tl->timescale;
+            if (e > end)
+                end = e;
+        }
+    return end;
+}
+
+/* The end of what an earlier process published for this stream (its model.json). */
+static uint64_t
+live_read_prev_end(struct live_stream *ls)
+{
+    char path[LIVE_PATH_MAX], err[128];
+    struct model *m = NULL;
+    struct stat st;
+    uint64_t end = 0;
+    char *text;
+    ssize_t n;
+    int fd;
+
+    if (snprintf(path, sizeof(path), "%s/model.json", ls->ldir) >= (int)sizeof(path))
+        return 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size > (off_t)MODEL_JSON_MAX) {
+        (void)close(fd);
+        return 0;
+    }
+    text = xmalloc((size_t)st.st_size);
+    n = read(fd, text, (size_t)st.st_size);
+    (void)close(fd);
+    if (n == st.st_size && model_json_read(text, (size_t)n, &m, err, sizeof(err)) == 0) {
+        end = live_model_media_end_ms(m);
+        model_free(&m);
+    }
+    xfree(text);
+    return end;
+}
+
+static struct live_stream *
+live_stream_new(struct live *l, const char *name)
+{
+    struct live_stream *ls = xcalloc(1, sizeof(*ls));
+
+    ls->magic = LIVE_STREAM_MAGIC;
+    ls->l = l;
+    (void)snprintf(ls->name, sizeof(ls->name), "%s", name);
+    ls->jdir = live_path_dup(l->jroot, name, "");
+    ls->ldir = live_path_dup(l->conf.data_dir, "live", name);
+    ls->grace_ev = evtimer_new(l->base, live_grace_cb, ls);
+    AN(ls->grace_ev);
+    ls->flush_ev = evtimer_new(l->base, live_flush_cb, ls);
+    AN(ls->flush_ev);
+    ls->next = l->head;
+    l->head = ls;
+    l->count++;
+    return ls;
+}
+
+static void
+live_stream_free(struct live_stream *ls)
+{
+    journal_close(&ls->j);
+    pkg_free(&ls->pkg);
+    model_free(&ls->lm);
+    model_free(&ls->rm);
+    event_free(ls->grace_ev);
+    event_free(ls->flush_ev);
+    xfree(ls->master);
+    xfree(ls->files);
+    xfree(ls->jdir);
+    xfree(ls->ldir);
+    FREE_OBJ(ls);
+}
+
+/* Starts a run at base_ms: a packager, the models, their first period. */
+static int
+live_run_start(struct live_stream *ls, uint64_t base_ms)
+{
+    struct pkg_params pp;
+    int rc;
+
+    assert(ls->pkg == NULL && ls->lm == NULL);
+    memset(&pp, 0, sizeof(pp));
+    pp.target_ms = ls->l->conf.segment_ms;
+    pp.stream = ls->name;
+    rc = pkg_new(&ls->pkg, &pp, live_pkg_cb, ls);
+    if (rc != 0)
+        return rc;
+    ls->lm = live_model_new(ls);
+    if (ls->l->conf.keep_recording)
+        ls->rm = live_model_new(ls);
+    memset(ls->configured, 0, sizeof(ls->configured));
+    memset(ls->period_gen, 0, sizeof(ls->period_gen));
+    memset(ls->track_end_ms, 0, sizeof(ls->track_end_ms));
+    ls->nperiods_made = 0;
+    ls->nfiles = 0;
+    ls->files_head = 0;
+    ls->end_ms = base_ms;
+    rc = journal_mkdirs(ls->ldir);
+    if (rc == 0)
+        rc = live_new_period(ls, base_ms);
+    if (rc != 0) {
+        pkg_free(&ls->pkg);
+        model_free(&ls->lm);
+        model_free(&ls->rm);
+    }
+    return rc;
+}
+
+/* Ends the run: last segments, the static MPD, the journal sealed. */
+static void
+live_run_end(struct live_stream *ls)
+{
+    struct model *m;
+    int rc;
+
+    if (ls->pkg == NULL)
+        return;
+    rc = pkg_flush(ls->pkg);
+    XXX_HANDLE(rc);
+    evtimer_del(ls->flush_ev);
+    m = ls->rm != NULL ? ls->rm : ls->lm;
+    live_model_make_static(m);
+    live_write_manifests(ls, m);
+    rc = journal_seal(ls->jdir, ls->l->conf.journal_retention_ms > 0);
+    if (rc != 0)
+        LOG(LOG_ERR, "live", "seal_failed", "stream=%s err=%s", ls->name, err_name(rc));
+    ls->prev_end_ms = ls->end_ms;
+    ls->prev_end_known = true;
+    pkg_free(&ls->pkg);
+    model_free(&ls->lm);
+    model_free(&ls->rm);
+    ls->state = LIVE_S_IDLE;
+    metric_inc(ls->l->runs_ended);
+    LOG(LOG_INFO, "live", "run_ended", "stream=%s end_ms=%" PRIu64, ls->name, ls->end_ms);
+}
+
+static void
+live_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct live_stream *ls;
+
+    (void)fd;
+    (void)what;
+    CAST_OBJ_NOTNULL(ls, arg, LIVE_STREAM_MAGIC);
+    if (ls->state == LIVE_S_GRACE)
+        live_run_end(ls);
+}
+
+static void
+live_grace_arm(struct live_stream *ls)
+{
+    struct timeval tv;
+
+    tv.tv_sec = ls->l->conf.grace_ms / 1000;
+    tv.tv_usec = (long)(ls->l->conf.grace_ms % 1000) * 1000;
+    ls->state = LIVE_S_GRACE;
+    AZ(evtimer_add(ls->grace_ev, &tv));
+}
+
+/* Flushes the session's last segments (a gap follows) and refreshes the manifests. */
+static void
+live_session_end(struct live_stream *ls)
+{
+    int rc;
+
+    rc = pkg_flush(ls->pkg);
+    if (rc != 0)
+        LOG(LOG_WARN, "live", "flush_failed", "stream=%s err=%s", ls->name, err_name(rc));
+    live_manifests_now(ls);
+}
+
+/* Reads stream.meta; with create, a stream never published gets ast = now (*created). */
+static int
+live_stream_load_meta(struct live_stream *ls, bool create, bool *created)
+{
+    int rc;
+
+    rc = journal_meta_read(ls->jdir, &ls->ast_ms);
+    if (rc == ERR_NOTFOUND && create) {
+        ls->ast_ms = live_now_ms();
+        rc = journal_meta_write(ls->jdir, ls->ast_ms);
+        if (rc == 0 && created != NULL)
+            *created = true;
+    }
+    return rc;
+}
+
+int
+live_publish_begin(struct live *l, const char *name, struct live_stream **out)
+{
+    struct live_stream *ls;
+    uint64_t now, base;
+    bool first = false;
+    int rc;
+
+    CHECK_OBJ_NOTNULL(l, LIVE_MAGIC);
+    rc = streams_live_begin(l->streams, name);
+    if (rc != 0)
+        return rc;
+    ls = live_stream_find(l, name);
+    if (ls == NULL)
+        ls = live_stream_new(l, name);
+    assert(ls->state != LIVE_S_PUBLISHING);
+    if (ls->ast_ms == 0) {
+        rc = live_stream_load_meta(ls, true, &first);
+        if (rc != 0) {
+            LOG(LOG_ERR, "live", "meta_failed", "stream=%s err=%s", name, err_name(rc));
+            goto out_unlive;
+        }
+    }
+    if (!ls->prev_end_known) {
+        ls->prev_end_ms = live_read_prev_end(ls);
+        ls->prev_end_known = true;
+    }
+    now = live_now_ms();
+    /* The very first session starts the timeline at 0: its names are the
+     * same wherever and whenever the same input is published. */
+    base = now > ls->ast_ms && !first ? now - ls->ast_ms : 0;
+    if (ls->state == LIVE_S_GRACE) {
+        evtimer_del(ls->grace_ev);
+        if (base < ls->end_ms)
+            base = ls->end_ms;
+    } else {
+        if (base < ls->prev_end_ms)
+            base = ls->prev_end_ms;
+        rc = live_run_start(ls, base);
+        if (rc != 0) {
+            LOG(LOG_ERR, "live", "run_failed", "stream=%s err=%s", name, err_name(rc));
+            goto out_unlive;
+        }
+    }
+    rc = journal_open(l->syncer, ls->jdir, base, &ls->j);
+    if (rc == ERR_EXISTS) {
+        base++; /* a session that lasted less than a millisecond */
+        rc = journal_open(l->syncer, ls->jdir, base, &ls->j);
+    }
+    if (rc == 0)
+        rc = pkg_set_offset(ls->pkg, (int64_t)base);
+    if (rc != 0) {
+        journal_close(&ls->j);
+        LOG(LOG_ERR, "live", "session_failed", "stream=%s err=%s", name, err_name(rc));
+        if (ls->state == LIVE_S_GRACE)
+            live_grace_arm(ls);
+        else
+            live_run_end(ls);
+        goto out_unlive;
+    }
+    ls->base_ms = base;
+    ls->journal_lost = false;
+    ls->state = LIVE_S_PUBLISHING;
+    metric_gauge_add(l->publishing, 1);
+    LOG(LOG_INFO, "live", "session_start", "stream=%s base_ms=%" PRIu64 " ast_ms=%" PRIu64, name,
+        base, ls->ast_ms);
+    *out = ls;
+    return 0;
+
+out_unlive:
+    streams_live_end(l->streams, name);
+    return rc;
+}
+
+int
+live_publish_tag(struct live_stream *ls, uint8_t type, int64_t dts_ms, const uint8_t *data,
+                 size_t len)
+{
+    int rc;
+
+    CHECK_OBJ_NOTNULL(ls, LIVE_STREAM_MAGIC);
+    assert(ls->state == LIVE_S_PUBLISHING);
+    if (dts_ms < 0)
+        dts_ms = 0;
+    /* The journal first: whatever fails after, the tag is on its way to disk. */
+    if (!ls->journal_lost) {
+        rc = journal_append(ls->j, type, (uint32_t)dts_ms, data, len);
+        if (rc != 0) {
+            ls->journal_lost = true;
+            metric_inc(ls->l->journal_lost);
+        }
+    }
+    return live_package(ls, type, (int64_t)(uint32_t)dts_ms, data, len);
+}
+
+void
+live_publish_end(struct live_stream *ls)
+{
+    CHECK_OBJ_NOTNULL(ls, LIVE_STREAM_MAGIC);
+    assert(ls->state == LIVE_S_PUBLISHING);
+    journal_close(&ls->j);
+    live_session_end(ls);
+    metric_gauge_add(ls->l->publishing, -1);
+    streams_live_end(ls->l->streams, ls->name);
+    live_grace_arm(ls);
+    LOG(LOG_INFO, "live", "session_end", "stream=%s end_ms=%" PRIu64 " grace_ms=%" PRIu32, ls->name,
+        ls->end_ms, ls->l->conf.grace_ms);
+}
+
+/* ---- recovery ---- */
+
+static int
+live_replay_tag(void *arg, uint8_t type, uint32_t ts, const uint8_t *data, size_t len)
+{
+    struct live_stream *ls;
+
+    CAST_OBJ_NOTNULL(ls, arg, LIVE_STREAM_MAGIC);
+    (void)live_package(ls, type, (int64_t)ts, data, len);
+    return 0;
+}
+
+/* Replays the unsealed journal files of one stream; 1 when recovered, 0 when nothing to do. */
+static int
+live_recover_stream(struct live *l, const char *name)
+{
+    char path[LIVE_PATH_MAX];
+    struct live_stream *ls;
+    uint64_t *bases;
+    long n, i, tags = 0;
+    int rc;
+
+    bases = xcalloc(LIVE_RECOVER_MAX, sizeof(*bases));
+    if (snprintf(path, sizeof(path), "%s/%s", l->jroot, name) >= (int)sizeof(path))
+        goto out_free;
+    n = journal_list(path, bases, LIVE_RECOVER_MAX);
+    if (n <= 0)
+        goto out_free; /* the last run ended: nothing to replay */
+    if (n > LIVE_RECOVER_MAX)
+        n = LIVE_RECOVER_MAX; /* XXX_HANDLE: a run of more sessions loses the rest */
+    ls = live_stream_new(l, name);
+    rc = live_stream_load_meta(ls, false, NULL);
+    if (rc != 0) {
+        LOG(LOG_ERR, "live", "recover_failed", "stream=%s err=%s", name, err_name(rc));
+        n = 0;
+        goto out;
+    }
+    rc = live_run_start(ls, bases[0]);
+    if (rc != 0) {
+        LOG(LOG_ERR, "live", "recover_failed", "stream=%s err=%s", name, err_name(rc));
+        n = 0;
+        goto out;
+    }
+    ls->replaying = true;
+    for (i = 0; i < n; i++) {
+        long got;
+
+        if (snprintf(path, sizeof(path), "%s/%0*" PRIu64 ".flv", ls->jdir, JOURNAL_NAME_DIGITS,
+                     bases[i]) >= (int)sizeof(path))
+            continue;
+        if (pkg_set_offset(ls->pkg, (int64_t)bases[i]) != 0)
+            LOG(LOG_WARN, "live", "recover_offset", "stream=%s base_ms=%" PRIu64, name, bases[i]);
+        got = journal_replay(path, live_replay_tag, ls);
+        if (got < 0)
+            LOG(LOG_WARN, "live", "replay_failed", "stream=%s file=%s err=%s", name, path,
+                err_name((int)got));
+        else
+            tags += got;
+        live_session_end(ls);
+    }
+    ls->replaying = false;
+    if (ls->manifests_on)
+        live_write_manifests(ls, ls->lm);
+    metric_inc(l->recovered);
+    LOG(LOG_INFO, "live", "recovered", "stream=%s sessions=%ld tags=%ld end_ms=%" PRIu64, name, n,
+        tags, ls->end_ms);
+    /* Its publisher may come back; if not, the run ends as any other. */
+    live_grace_arm(ls);
+out:
+    xfree(bases);
+    return n > 0 ? 1 : 0;
+out_free:
+    xfree(bases);
+    return 0;
+}
+
+int
+live_recover(struct live *l)
+{
+    struct dirent *de;
+    int recovered = 0;
+    DIR *d;
+
+    CHECK_OBJ_NOTNULL(l, LIVE_MAGIC);
+    d = opendir(l->jroot);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -errno;
+    while ((de = readdir(d)) != NULL) {
+        if (!origin_http_name_ok(de->d_name, strlen(de->d_name)) ||
+            live_stream_find(l, de->d_name) != NULL)
+            continue;
+        recovered += live_recover_stream(l, de->d_name);
+    }
+    (void)closedir(d);
+    return recovered;
+}
+
+/* ---- the whole ---- */
+
+static void
+live_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct live *l;
+    unsigned n;
+
+    (void)fd;
+    (void)what;
+    CAST_OBJ_NOTNULL(l, arg, LIVE_MAGIC);
+    n = journal_sweep(l->jroot, l->conf.journal_retention_ms, live_now_ms());
+    if (n > 0)
+        LOG(LOG_INFO, "live", "journal_swept", "conn=0 files=%u", n);
+}
+
+int
+live_new(struct event_base *base, const struct live_conf *c, struct streams *st, struct live **out)
+{
+    static const struct timeval sweep = {LIVE_SWEEP_MS / 1000, 0};
+    struct live *l;
+    int rc;
+
+    l = xcalloc(1, sizeof(*l));
+    l->magic = LIVE_MAGIC;
+    l->base = base;
+    l->conf = *c;
+    l->conf.data_dir = xstrdup(c->data_dir);
+    l->streams = st;
+    l->jroot = live_path_dup(c->data_dir, "journal", "");
+    rc = journal_mkdirs(l->jroot);
+    if (rc == 0)
+        rc = journal_syncer_start(c->journal_sync_ms, &l->syncer);
+    if (rc != 0) {
+        xfree(l->jroot);
+        xfree((void *)(uintptr_t)l->conf.data_dir);
+        FREE_OBJ(l);
+        return rc;
+    }
+    l->sweep_ev = event_new(base, -1, EV_PERSIST, live_sweep_cb, l);
+    AN(l->sweep_ev);
+    AZ(event_add(l->sweep_ev, &sweep));
+    l->segments = metrics_counter("origin.live.segments", "Media segments written.");
+    l->bytes = metrics_counter("origin.live.segment_bytes", "Bytes of media segments written.");
+    l->publishing = metrics_gauge("origin.live.publishing", "Streams with a publisher now.");
+    l->pkg_errors = metrics_counter("origin.live.package_errors",
+                                    "Tags the packager refused (the journal still has them).");
+    l->unsupported = metrics_counter("origin.live.unsupported",
+                                     "Tags of codecs other than H.264 and AAC, dropped.");
+    l->recovered =
+        metrics_counter("origin.live.recovered", "Streams whose journal was replayed at start-up.");
+    l->runs_ended =
+        metrics_counter("origin.live.runs_ended", "Runs that ended (static MPD written).");
+    l->write_errors = metrics_counter("origin.live.write_errors",
+                                      "Segment or manifest files that could not be written.");
+    l->journal_lost =
+        metrics_counter("origin.live.journal_lost", "Sessions that went on without their journal.");
+    live_sweep_cb(-1, 0, l);
+    *out = l;
+    return 0;
+}
+
+void
+live_free(struct live **pl)
+{
+    struct live *l = *pl;
+    struct live_stream *ls;
+
+    if (l == NULL)
+        return;
+    CHECK_OBJ(l, LIVE_MAGIC);
+    while ((ls = l->head) != NULL) {
+        l->head = ls->next;
+        if (ls->state == LIVE_S_PUBLISHING)
+            live_publish_end(ls);
+        live_stream_free(ls);
+    }
+    event_free(l->sweep_ev);
+    journal_syncer_stop(&l->syncer);
+    xfree(l->jroot);
+    xfree((void *)(uintptr_t)l->conf.data_dir);
+    FREE_OBJ(l);
+    *pl = NULL;
+}
+
+unsigned
+live_count(const struct live *l)
+{
+    CHECK_OBJ_NOTNULL(l, LIVE_MAGIC);
+    return l->count;
+}

@@ -1,0 +1,290 @@
+/*
+ * test_journal.c -- the ingest journal: appended tags come back from a
+ * replay byte for byte, the syncer makes them durable within its interval,
+ * a torn or damaged tail is cut at the last whole tag, a failed write
+ * breaks the journal without crashing, and listing, sealing, sweeping and
+ * stream.meta do what journal.h says.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "err.h"
+#include "fault.h"
+#include "metrics.h"
+#include "../../origin/journal.c"
+
+struct t_tags {
+    int n;
+    uint8_t type[16];
+    uint32_t ts[16];
+    size_t len[16];
+    uint8_t first[16];
+};
+
+static int
+t_collect(void *arg, uint8_t type, uint32_t ts, const uint8_t *data, size_t len)
+{
+    struct t_tags *t = arg;
+
+    if (t->n < 16) {
+        t->type[t->n] = type;
+        t->ts[t->n] = ts;
+        t->len[t->n] = len;
+        t->first[t->n] = len > 0 ? data[0] : 0;
+    }
+    t->n++;
+    return 0;
+}
+
+static void
+t_tmpdir(char *dir, size_t n)
+{
+    (void)snprintf(dir, n, "/tmp/cascade-journal-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+}
+
+static void
+t_rm_rf(const char *dir)
+{
+    char cmd[512];
+
+    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(0, system(cmd));
+}
+
+static void
+t_wait_synced(struct journal *j)
+{
+    int i;
+
+    for (i = 0; i < 400 && journal_synced(j) != journal_written(j); i++)
+        (void)usleep(5000);
+    assert_int_equal(journal_written(j), journal_synced(j));
+}
+
+static void
+test_append_sync_replay(void **state)
+{
+    int64_t live = mem_live();
+    struct journal_syncer *sy = NULL;
+    struct journal *j = NULL;
+    struct t_tags got;
+    char dir[64], sub[128], path[256];
+    uint8_t body[3000];
+    uint64_t bases[4];
+
+    (void)state;
+    t_tmpdir(dir, sizeof(dir));
+    (void)snprintf(sub, sizeof(sub), "%s/cam", dir);
+    memset(body, 0x5a, sizeof(body));
+    assert_int_equal(ERR_INVAL, journal_syncer_start(0, &sy));
+    assert_int_equal(ERR_INVAL, journal_syncer_start(501, &sy));
+    assert_int_equal(0, journal_syncer_start(10, &sy));
+    assert_int_equal(0, journal_open(sy, sub, 2500, &j));
+    body[0] = 0x17;
+    assert_int_equal(0, journal_append(j, 9, 0, body, 40));
+    body[0] = 0xaf;
+    assert_int_equal(0, journal_append(j, 8, 21, body, 7));
+    body[0] = 0x02;
+    assert_int_equal(0, journal_append(j, 18, 33, body, sizeof(body)));
+    assert_int_equal(0, journal_append(j, 9, 0x12345678, body, 0));
+    assert_int_equal(ERR_INVAL, journal_append(j, 7, 0, body, 1));
+    assert_int_equal(13 + (11 + 40 + 4) + (11 + 7 + 4) + (11 + 3000 + 4) + (11 + 4),
+                     journal_written(j));
+    t_wait_synced(j);
+    journal_close(&j);
+    assert_null(j);
+    /* The same base again is refused: a file is never appended to twice. */
+    assert_int_equal(ERR_EXISTS, journal_open(sy, sub, 2500, &j));
+    journal_syncer_stop(&sy);
+
+    assert_int_equal(1, journal_list(sub, bases, ARRAY_SIZE(bases)));
+    assert_int_equal(2500, bases[0]);
+    (void)snprintf(path, sizeof(path), "%s/0000000000002500.flv", sub);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(4, journal_replay(path, t_collect, &got));
+    assert_int_equal(4, got.n);
+    assert_int_equal(9, got.type[0]);
+    assert_int_equal(0x17, got.first[0]);
+    assert_int_equal(40, got.len[0]);
+    assert_int_equal(8, got.type[1]);
+    assert_int_equal(21, got.ts[1]);
+    assert_int_equal(18, got.type[2]);
+    assert_int_equal(3000, got.len[2]);
+    assert_int_equal(0x12345678, got.ts[3]);
+    assert_int_equal(0, got.len[3]);
+    t_rm_rf(dir);
+    metrics_reset();
+    UNIT_END(live);
+}
+
+static void
+test_torn_tail_is_cut(void **state)
+{
+    int64_t live = mem_live();
+    struct journal_syncer *sy = NULL;
+    struct journal *j = NULL;
+    struct t_tags got;
+    char dir[64], path[256];
+    uint8_t body[100];
+    struct stat st;
+    off_t whole;
+    int fd;
+
+    (void)state;
+    t_tmpdir(dir, sizeof(dir));
+    memset(body, 1, sizeof(body));
+    assert_int_equal(0, journal_syncer_start(50, &sy));
+    assert_int_equal(0, journal_open(sy, dir, 0, &j));
+    assert_int_equal(0, journal_append(j, 9, 0, body, sizeof(body)));
+    assert_int_equal(0, journal_append(j, 8, 1, body, sizeof(body)));
+    journal_close(&j);
+    journal_syncer_stop(&sy);
+    (void)snprintf(path, sizeof(path), "%s/0000000000000000.flv", dir);
+    assert_int_equal(0, stat(path, &st));
+    whole = st.st_size;
+
+    /* A crash in the middle of a tag: header and half a body. */
+    fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(11 + 30, write(fd,
+                                    "\x09\x00\x00\x64\x00\x00\x02\x00\x00\x00\x00"
+                                    "000000000000000000000000000000",
+                                    11 + 30));
+    (void)close(fd);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(2, journal_replay(path, t_collect, &got));
+    assert_int_equal(2, got.n);
+    assert_int_equal(0, stat(path, &st));
+    assert_int_equal(whole, st.st_size);
+
+    /* Zeros where a tag should be (a power cut on some filesystems). */
+    fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    memset(body, 0, sizeof(body));
+    assert_int_equal(sizeof(body), write(fd, body, sizeof(body)));
+    (void)close(fd);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(2, journal_replay(path, t_collect, &got));
+    assert_int_equal(0, stat(path, &st));
+    assert_int_equal(whole, st.st_size);
+
+    /* Not even a file header: nothing to trust. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(3, write(fd, "FLX", 3));
+    (void)close(fd);
+    assert_int_equal(ERR_PROTO, journal_replay(path, t_collect, &got));
+    assert_int_equal(-ENOENT, journal_replay("/nonexistent/x.flv", t_collect, &got));
+    t_rm_rf(dir);
+    metrics_reset();
+    UNIT_END(live);
+}
+
+static void
+test_failed_write_breaks_the_journal(void **state)
+{
+    int64_t live = mem_live();
+    struct journal_syncer *sy = NULL;
+    struct journal *j = NULL;
+    char dir[64];
+    uint8_t body[10] = {0};
+
+    (void)state;
+    t_tmpdir(dir, sizeof(dir));
+    assert_int_equal(0, journal_syncer_start(50, &sy));
+    assert_int_equal(0, journal_open(sy, dir, 7, &j));
+    assert_int_equal(0, fault_arm("journal.write", 2, false));
+    assert_int_equal(0, journal_append(j, 9, 0, body, sizeof(body)));
+    assert_int_equal(-ENOSPC, journal_append(j, 9, 1, body, sizeof(body)));
+    assert_int_equal(ERR_CLOSED, journal_append(j, 9, 2, body, sizeof(body)));
+    fault_reset();
+    journal_close(&j);
+    assert_int_equal(0, fault_arm("journal.open", 1, false));
+    assert_true(journal_open(sy, dir, 8, &j) < 0);
+    assert_null(j);
+    fault_reset();
+    journal_syncer_stop(&sy);
+    t_rm_rf(dir);
+    metrics_reset();
+    UNIT_END(live);
+}
+
+static void
+test_list_seal_sweep_meta(void **state)
+{
+    int64_t live = mem_live();
+    struct journal_syncer *sy = NULL;
+    struct journal *j = NULL;
+    char dir[64], sub[128], path[256];
+    uint64_t bases[8], ast = 0, now;
+    struct timespec ts;
+    int fd;
+
+    (void)state;
+    t_tmpdir(dir, sizeof(dir));
+    (void)snprintf(sub, sizeof(sub), "%s/s1", dir);
+    assert_int_equal(ERR_NOTFOUND, journal_meta_read(sub, &ast));
+    assert_int_equal(0, journal_meta_write(sub, 1795489200123ull));
+    assert_int_equal(0, journal_meta_read(sub, &ast));
+    assert_int_equal(1795489200123ull, ast);
+    (void)snprintf(path, sizeof(path), "%s/stream.meta", sub);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_int_equal(9, write(fd, "ast_ms x\n", 9));
+    (void)close(fd);
+    assert_int_equal(ERR_PROTO, journal_meta_read(sub, &ast));
+
+    assert_int_equal(0, journal_syncer_start(50, &sy));
+    assert_int_equal(0, journal_open(sy, sub, 90000, &j));
+    journal_close(&j);
+    assert_int_equal(0, journal_open(sy, sub, 5, &j));
+    journal_close(&j);
+    assert_int_equal(0, journal_open(sy, sub, 120000, &j));
+    journal_close(&j);
+    journal_syncer_stop(&sy);
+    /* Names that are not ours are ignored. */
+    (void)snprintf(path, sizeof(path), "%s/123.flv", sub);
+    fd = open(path, O_WRONLY | O_CREAT, 0644);
+    (void)close(fd);
+
+    assert_int_equal(3, journal_list(sub, bases, ARRAY_SIZE(bases)));
+    assert_int_equal(5, bases[0]);
+    assert_int_equal(90000, bases[1]);
+    assert_int_equal(120000, bases[2]);
+    assert_int_equal(3, journal_list(sub, bases, 1)); /* the count, whatever the room */
+    assert_int_equal(0, journal_list("/nonexistent", bases, 8));
+
+    assert_int_equal(0, journal_seal(sub, true));
+    assert_int_equal(0, journal_list(sub, bases, ARRAY_SIZE(bases)));
+    (void)snprintf(path, sizeof(path), "%s/done", sub);
+    assert_int_equal(3, journal_list(path, bases, ARRAY_SIZE(bases)));
+
+    AZ(clock_gettime(CLOCK_REALTIME, &ts));
+    now = (uint64_t)ts.tv_sec * 1000u;
+    assert_int_equal(0, journal_sweep(dir, 3600 * 1000, now));
+    assert_int_equal(3, journal_sweep(dir, 0, now + 1000));
+    assert_int_equal(0, journal_list(path, bases, ARRAY_SIZE(bases)));
+    t_rm_rf(dir);
+    metrics_reset();
+    UNIT_END(live);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_sync_replay),
+        cmocka_unit_test(test_torn_tail_is_cut),
+        cmocka_unit_test(test_failed_write_breaks_the_journal),
+        cmocka_unit_test(test_list_seal_sweep_meta),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
