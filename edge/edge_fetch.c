@@ -695,6 +695,7 @@ edge_fetch_head_304(struct edge_fetch *f, const struct cache_fields *rf, int64_t
     size_t hlen, blen, n, i;
     uint64_t off;
     uint8_t *block;
+    bool forget = false;
     int rc;
 
     rc = store_hit_open(f->w->sl, f->key, f->key_len, &hit);
@@ -739,8 +740,11 @@ edge_fetch_head_304(struct edge_fetch *f, const struct cache_fields *rf, int64_t
         mfs.n = (size_t)rc;
         cache_resp_parse(&resp, &f->w->policy, obj.status, &mfs, now);
         cache_policy_store(&f->w->policy, &f->q, &resp, f->request_time, now, &d, &meta);
-        if (d.what != CACHE_STORE_YES)
+        if (d.what != CACHE_STORE_YES) {
+            /* no longer storable (the 304 said no-store, say): forget the old one */
+            forget = f->store_ok;
             edge_fetch_meta_plain(&resp, f->request_time, now, &meta);
+        }
         block = edge_fetch_block(f, EDGE_OBJ_RESPONSE, obj.status, &meta, &mfs, &resp,
                                  d.strip_fields, &blen);
         break;
@@ -765,11 +769,8 @@ edge_fetch_head_304(struct edge_fetch *f, const struct cache_fields *rf, int64_t
         }
     }
     store_hit_unref(&hit);
-    if (!f->storing && d.what != CACHE_STORE_YES && f->store_ok) {
-        /* No longer storable (the 304 said no-store, say): forget the old one. */
-        if (store_purge(edge_g.store, f->key, f->key_len, NULL, NULL, NULL) != 0)
-            XXX_HANDLE(0);
-    }
+    if (forget && store_purge(edge_g.store, f->key, f->key_len, NULL, NULL, NULL) != 0)
+        XXX_HANDLE(0);
 }
 
 static void

@@ -150,6 +150,19 @@ def test_304_refreshes_the_stored_headers(edge, up):
     assert edge.metric("edge.cache.revalidations", result="304") >= 1
 
 
+def test_a_304_without_validators_validates_but_does_not_update(edge, up):
+    lm = http_date(time.time() - 5)
+    up.route("/bare", Route(body=b"kept", last_modified=lm, bare_304=True,
+                            headers={"Cache-Control": "max-age=1", "X-V": "1"},
+                            revalidate_headers={"Cache-Control": "max-age=600", "X-V": "2"}))
+    edge.get("/bare")
+    expire(edge, "/bare", up, 3)  # validated twice: the 304 never refreshed it
+
+    r = edge.get("/bare")
+    assert r.body == b"kept" and r.header("x-v") == "1"
+    assert all(req.header("if-modified-since") == lm for req in up.requests[1:])
+
+
 def test_must_revalidate_is_never_served_stale(cdn, up):
     up.route("/mr", body=b"v", headers={"Cache-Control": "max-age=1, must-revalidate"})
     up.route("/pr", body=b"v", headers={"Cache-Control": "max-age=1, proxy-revalidate"})

@@ -54,7 +54,8 @@ class Route:
       close_after   bytes of body after which the connection is closed (FIN)
       length        Content-Length to declare (a wrong one, for the misbehaving case)
       etag, last_modified   validators; a matching If-None-Match / If-Modified-Since
-                    gets 304 (with revalidate_headers, if given)
+                    gets 304 (with revalidate_headers, if given; without the validators
+                    themselves when bare_304)
       handler       callable(request, conn) that writes the whole answer itself
     """
 
@@ -73,6 +74,7 @@ class Route:
         self.etag = kw.pop("etag", None)
         self.last_modified = kw.pop("last_modified", None)
         self.revalidate_headers = kw.pop("revalidate_headers", None)
+        self.bare_304 = kw.pop("bare_304", False)
         self.handler = kw.pop("handler", None)
         if kw:
             raise TypeError(f"unknown Route arguments {sorted(kw)}")
@@ -221,8 +223,8 @@ class Origin:
         if (route.etag is not None and inm is not None and route.etag in inm) or (
             inm is None and route.last_modified is not None and ims == route.last_modified
         ):
-            lines = [f"HTTP/1.1 304 Not Modified", f"Date: {http_date()}"]
-            lines += [f"{k}: {v}" for k, v in extra]
+            lines = ["HTTP/1.1 304 Not Modified", f"Date: {http_date()}"]
+            lines += [] if route.bare_304 else [f"{k}: {v}" for k, v in extra]
             lines += [f"{k}: {v}" for k, v in _pairs(route.revalidate_headers or route.headers)]
             conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
             return True
