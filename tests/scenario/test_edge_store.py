@@ -288,25 +288,30 @@ def test_churn_of_three_times_the_cache_size(cdn, tmp_path):
     before = hit_rate(edge, "/hot.mpd")
 
     paths = list(objects)
+    # Fetched in batches of four, each batch cached before the next: a slow (shared) disk
+    # then never makes the writer drop puts, so every object must be cached -- which is
+    # what churn breaks in a cache whose free space fragments.
     with edge.conn(timeout=30) as c:
-        for p in paths:
-            r = c.request("GET", p)
-            assert r.status == 200 and sha256(r.body) == objects[p], p
-            # keep the small hot object hot, as a live manifest is
-            c.request("GET", "/hot.mpd")
-    # A slow disk may fall behind: the store then drops puts (counted) rather than block.
-    wait_for(lambda: edge.metric("edge.cache.stored") + edge.metric("edge.cache.store_dropped")
-             >= len(paths) + 1, 120, what="every put answered")
+        for b in range(0, len(paths), 4):
+            batch = paths[b : b + 4]
+            for p in batch:
+                r = c.request("GET", p)
+                assert r.status == 200 and sha256(r.body) == objects[p], p
+                # keep the small hot object hot, as a live manifest is
+                c.request("GET", "/hot.mpd")
+            for p in batch:
+                # a hit: committed, or queued and answered from memory; a dropped put is
+                # fetched (and put) again by the GET itself
+                wait_for(lambda p=p: c.request("GET", p).header("cache-status").startswith(
+                    "cascade-edge; hit"), 60, interval=0.01, what=f"{p} cached")
+    wait_for(lambda: edge.metric("edge.cache.stored") >= len(paths) + 1, 60,
+             what="every object committed")
 
     after = hit_rate(edge, "/hot.mpd")
-    stored = edge.metric("edge.cache.stored")
-    # it kept caching to the end: the last objects fetched are hits now
-    tail = [edge.get(p) for p in paths[-5:]]
-    assert sum(r.header("cache-status").startswith("cascade-edge; hit") for r in tail) >= 4
     assert edge.metric("edge.cache.store_failed") == 0  # no commit failed (no MDB_MAP_FULL)
     assert edge.metric("store.puts", result="failed") == 0
     assert edge.metric("store.evictions") > 0
-    assert stored >= 0.9 * len(paths)
+    assert edge.metric("edge.cache.stored") >= len(paths)
     assert os.path.getsize(cache_dir / "data.mdb") <= size
     assert edge.metric("store.map.used_bytes") <= size
     print(f"hits/s on the hot object: {before:.0f} before churn, {after:.0f} after")
