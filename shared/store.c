@@ -879,6 +879,87 @@ store_kv_iter(struct store_txn *t, unsigned db, const void *prefix, size_t prefi
     return 0;
 }
 
+/* LMDB's default key order: bytes, then length. */
+static int
+store_kv_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+int
+store_kv_iter_rev(struct store_txn *t, unsigned db, const void *prefix, size_t prefix_len,
+                  const void *before, size_t before_len, store_kv_iter_fn *fn, void *arg)
+{
+    uint8_t succ[STORE_KEY_MAX];
+    size_t succ_len = 0;
+    const void *bound = NULL;
+    size_t bound_len = 0;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    MDB_dbi dbi;
+    int rc, ret = 0;
+
+    rc = store_kv_dbi(t, db, &dbi);
+    if (rc != 0)
+        return rc;
+    if (prefix_len > sizeof(succ))
+        return 0; /* no key can start with it */
+    if (before != NULL && before_len > 0) {
+        bound = before;
+        bound_len = before_len;
+    }
+    if (prefix_len > 0) {
+        /* The prefix's successor bounds its range from above; an all-0xff
+         * prefix has none and runs to the last key. */
+        memcpy(succ, prefix, prefix_len);
+        succ_len = prefix_len;
+        while (succ_len > 0 && succ[succ_len - 1] == 0xff)
+            succ_len--;
+        if (succ_len > 0) {
+            succ[succ_len - 1]++;
+            if (bound == NULL || store_kv_cmp(succ, succ_len, bound, bound_len) < 0) {
+                bound = succ;
+                bound_len = succ_len;
+            }
+        }
+    }
+    rc = mdb_cursor_open(t->txn, dbi, &cur);
+    if (rc != 0)
+        return store_mdb_err(rc, "kv_cursor_failed", "");
+    if (bound != NULL) {
+        k.mv_size = bound_len;
+        k.mv_data = (void *)bound;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+        else if (rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    } else {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    }
+    while (rc == 0) {
+        /* Every key visited sorts below the prefix's end: leaving the
+         * prefix means passing its start. */
+        if (prefix_len > 0 &&
+            (k.mv_size < prefix_len || memcmp(k.mv_data, prefix, prefix_len) != 0))
+            break;
+        ret = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+        if (ret != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    }
+    mdb_cursor_close(cur);
+    if (ret != 0)
+        return ret;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return store_mdb_err(rc, "kv_iter_failed", "");
+    return 0;
+}
+
 /* ---- tests ---- */
 
 int

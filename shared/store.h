@@ -275,5 +275,12 @@ typedef int store_kv_iter_fn(void *arg, const void *key, size_t key_len, const v
                              size_t val_len);
 int store_kv_iter(struct store_txn *t, unsigned db, const void *prefix, size_t prefix_len,
                   const void *after, size_t after_len, store_kv_iter_fn *fn, void *arg) WARN_UNUSED;
+/*
+ * The same walk backwards: each key that starts with prefix and sorts
+ * before `before` (NULL: from the last), in descending key order.
+ */
+int store_kv_iter_rev(struct store_txn *t, unsigned db, const void *prefix, size_t prefix_len,
+                      const void *before, size_t before_len, store_kv_iter_fn *fn,
+                      void *arg) WARN_UNUSED;
 
 #endif

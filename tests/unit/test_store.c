@@ -1149,6 +1149,40 @@ test_store_kv(void **state)
     memset(&it, 0, sizeof(it));
     it.stop_at = 1;
     assert_int_equal(7, store_kv_iter(t, db, NULL, 0, NULL, 0, t_iter_cb, &it));
+
+    /* Backwards: the prefix's range from its end, then before a key. */
+    memset(&it, 0, sizeof(it));
+    it.stop_at = -1;
+    assert_int_equal(0, store_kv_iter_rev(t, db, "stream/", 7, NULL, 0, t_iter_cb, &it));
+    assert_int_equal(3, it.n);
+    assert_string_equal("stream/c", it.keys[0]);
+    assert_string_equal("stream/a", it.keys[2]);
+    memset(&it, 0, sizeof(it));
+    it.stop_at = -1;
+    assert_int_equal(0, store_kv_iter_rev(t, db, "stream/", 7, "stream/c", 8, t_iter_cb, &it));
+    assert_int_equal(2, it.n);
+    assert_string_equal("stream/b", it.keys[0]);
+    /* `before` sorting past the prefix starts at the prefix's end. */
+    memset(&it, 0, sizeof(it));
+    it.stop_at = -1;
+    assert_int_equal(0, store_kv_iter_rev(t, db, "stream/", 7, "zzz", 3, t_iter_cb, &it));
+    assert_int_equal(3, it.n);
+    assert_string_equal("stream/c", it.keys[0]);
+    /* `before` sorting before the prefix: nothing. */
+    memset(&it, 0, sizeof(it));
+    it.stop_at = -1;
+    assert_int_equal(0, store_kv_iter_rev(t, db, "stream/", 7, "a", 1, t_iter_cb, &it));
+    assert_int_equal(0, it.n);
+    /* Everything, backwards; an all-0xff prefix runs to the last key. */
+    memset(&it, 0, sizeof(it));
+    it.stop_at = -1;
+    assert_int_equal(0, store_kv_iter_rev(t, db, NULL, 0, NULL, 0, t_iter_cb, &it));
+    assert_int_equal(4, it.n);
+    assert_string_equal("streamz", it.keys[0]);
+    memset(&it, 0, sizeof(it));
+    it.stop_at = -1;
+    assert_int_equal(0, store_kv_iter_rev(t, db, "\xff", 1, NULL, 0, t_iter_cb, &it));
+    assert_int_equal(0, it.n);
     assert_int_equal(0, store_txn_commit(&t));
     t_end(&e, live);
 }
