@@ -21,6 +21,12 @@
 #include "compat.h"
 
 static const char *const edge_conf_roles[] = {"edge", "shield", NULL};
+/* Indexes are enum store_sync, enum cache_cookie_policy, enum cache_precond_mode. */
+static const char *const edge_conf_syncs[] = {"safe", "full", "none", NULL};
+static const char *const edge_conf_cookies[] = {"hit-for-miss", "strip", "store", NULL};
+static const char *const edge_conf_preconds[] = {"evaluate", "forward", NULL};
+
+#define EDGE_CONF_DAY (24 * CONF_HOUR)
 
 /* clang-format off */
 static const struct conf_key edge_conf_keys[] = {
@@ -50,6 +56,53 @@ static const struct conf_key edge_conf_keys[] = {
      NULL, false, "Directory of the LMDB cache; relative to the working directory."},
     {"cache.size", CONF_SIZE, offsetof(struct edge_conf, cache_size), "1G", 16 * CONF_MIB, 0,
      NULL, false, "Largest size of the cache on disk; the least recently used go first."},
+    {"cache.max_object", CONF_SIZE, offsetof(struct edge_conf, cache_max_object), "256M", 0, 0,
+     NULL, true, "Largest body stored (also at most an eighth of cache.size); larger ones are "
+     "streamed."},
+    {"cache.sync", CONF_ENUM, offsetof(struct edge_conf, cache_sync), "safe", 0, 0,
+     edge_conf_syncs, false, "Durability of commits: safe (kill -9 loses nothing), full, none."},
+    {"cache.max_inflight_hits", CONF_INT, offsetof(struct edge_conf, cache_max_inflight_hits),
+     "1024", 16, 65536, NULL, false, "Hits served from the map without a copy at once; past it "
+     "they are copied."},
+    {"cache.max_reader_age", CONF_DURATION, offsetof(struct edge_conf, cache_max_reader_age),
+     "30s", 100, CONF_HOUR, NULL, false, "Age past which a hit's read transaction is reported."},
+    {"cache.grace", CONF_DURATION, offsetof(struct edge_conf, cache_grace), "1h", 0,
+     30 * EDGE_CONF_DAY, NULL, true, "Serve a stale object this long past its lifetime while the "
+     "upstream fails."},
+    {"cache.negative_ttl", CONF_DURATION, offsetof(struct edge_conf, cache_negative_ttl), "1s", 0,
+     EDGE_CONF_DAY, NULL, true, "Lifetime of a 404 or 410 that carries no freshness of its own."},
+    {"cache.hit_for_miss_ttl", CONF_DURATION, offsetof(struct edge_conf, cache_hit_for_miss_ttl),
+     "10s", 0, CONF_HOUR, NULL, true, "How long an uncacheable answer is remembered (no "
+     "collapsing for it); 0 = never."},
+    {"cache.heuristic_max", CONF_DURATION, offsetof(struct edge_conf, cache_heuristic_max), "24h",
+     0, 365 * EDGE_CONF_DAY, NULL, true, "Cap of the Last-Modified heuristic lifetime."},
+    {"cache.heuristic_percent", CONF_INT, offsetof(struct edge_conf, cache_heuristic_percent),
+     "10", 0, 100, NULL, true, "Heuristic lifetime as % of Date - Last-Modified; 0 = none."},
+    {"cache.default_ttl", CONF_DURATION, offsetof(struct edge_conf, cache_default_ttl), "0s", 0,
+     365 * EDGE_CONF_DAY, NULL, true, "Lifetime of heuristically cacheable answers with nothing "
+     "to go by; 0 = none."},
+    {"cache.stale_while_revalidate", CONF_DURATION, offsetof(struct edge_conf, cache_swr), "2s",
+     0, EDGE_CONF_DAY, NULL, true, "Serve stale while revalidating, for objects that set no "
+     "window of their own."},
+    {"cache.set_cookie", CONF_ENUM, offsetof(struct edge_conf, cache_set_cookie), "hit-for-miss",
+     0, 0, edge_conf_cookies, true, "Answers with Set-Cookie: hit-for-miss, strip, or store."},
+    {"cache.preconditions", CONF_ENUM, offsetof(struct edge_conf, cache_preconditions),
+     "evaluate", 0, 0, edge_conf_preconds, true, "If-Match / If-Unmodified-Since: evaluate "
+     "here, or forward."},
+    {"cache.request_directives", CONF_BOOL, offsetof(struct edge_conf, cache_request_directives),
+     "on", 0, 0, NULL, true, "Honour the request's no-cache, max-age, min-fresh, max-stale."},
+    {"cache.targeted", CONF_BOOL, offsetof(struct edge_conf, cache_targeted), "on", 0, 0, NULL,
+     true, "Honour Cascade-Cache-Control and CDN-Cache-Control over Cache-Control."},
+    {"cache.apparent_age", CONF_BOOL, offsetof(struct edge_conf, cache_apparent_age), "on", 0, 0,
+     NULL, true, "Count response time - Date in an object's age."},
+    {"collapse.max_waiters", CONF_INT, offsetof(struct edge_conf, collapse_max_waiters),
+     "10000", 1, 1000000, NULL, true, "Clients waiting on one upstream fetch; past it: 503."},
+    {"collapse.wait_timeout", CONF_DURATION, offsetof(struct edge_conf, collapse_wait_timeout),
+     "15s", 100, CONF_HOUR, NULL, true, "Time a waiting client gets for the response head; "
+     "then 504."},
+    {"collapse.max_lag", CONF_SIZE, offsetof(struct edge_conf, collapse_max_lag), "16M",
+     CONF_MIB, CONF_GIB, NULL, true, "Bytes a client may fall behind an unstored fetch before "
+     "it is cut off."},
     {"admin.token", CONF_STRING, offsetof(struct edge_conf, admin_token), "", 0, 0, NULL,
      true, "Bearer token for purge and admin endpoints; empty = those endpoints are off."},
     {"log.level", CONF_ENUM, offsetof(struct edge_conf, log_level), "info", 0, 0,

@@ -14,6 +14,7 @@
 #ifndef CASCADE_EDGE_CONF_H
 #define CASCADE_EDGE_CONF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cli.h"
@@ -40,10 +41,29 @@ struct edge_conf {
     int64_t upstream_max_idle;         /* per upstream address, per worker */
     char *cache_dir;                   /* owned; relative to the working directory */
     uint64_t cache_size;               /* bytes */
-    char *admin_token;                 /* owned; "" = admin endpoints disabled */
-    int log_level;                     /* enum log_level (log.h) */
-    char *log_access;                  /* owned; path, "" = no access log */
-    uint64_t drain_timeout;            /* ms */
+    uint64_t cache_max_object;         /* bytes: larger bodies are streamed, not stored */
+    int cache_sync;                    /* enum store_sync (store.h) */
+    int64_t cache_max_inflight_hits;   /* zero-copy hits at once (LMDB reader slots) */
+    uint64_t cache_max_reader_age;     /* ms */
+    uint64_t cache_grace;              /* ms: stale served while the upstream fails */
+    uint64_t cache_negative_ttl;       /* ms: 404 / 410 without explicit freshness */
+    uint64_t cache_hit_for_miss_ttl;   /* ms */
+    uint64_t cache_heuristic_max;      /* ms */
+    int64_t cache_heuristic_percent;   /* % of Date - Last-Modified; 0 = off */
+    uint64_t cache_default_ttl;        /* ms; 0 = off */
+    uint64_t cache_swr;                /* ms: stale-while-revalidate by default */
+    int cache_set_cookie;              /* enum cache_cookie_policy (cache_policy.h) */
+    int cache_preconditions;           /* enum cache_precond_mode */
+    bool cache_request_directives;
+    bool cache_targeted;
+    bool cache_apparent_age;
+    int64_t collapse_max_waiters;   /* per object in flight */
+    uint64_t collapse_wait_timeout; /* ms: a waiter's wait for the response head */
+    uint64_t collapse_max_lag;      /* bytes a waiter may fall behind an unstored fetch */
+    char *admin_token;              /* owned; "" = admin endpoints disabled */
+    int log_level;                  /* enum log_level (log.h) */
+    char *log_access;               /* owned; path, "" = no access log */
+    uint64_t drain_timeout;         /* ms */
     struct conf_http http;
 };
 

@@ -1,20 +1,299 @@
 /*
  * edge_main.c -- cascade-edge: the caching node viewers (and, as a shield,
  * other edges) talk to. Start-up, reload and drain are node_app's; this
- * file says where its keys are and routes requests.
+ * file opens the cache, builds each worker's state from the config
+ * snapshot, and routes requests to the proxy.
+ *
+ * Owns: edge_g (the store and the collapse table, for the process's
+ * life) and each worker's struct edge_worker (made and freed on that
+ * worker's thread). Not here: answering requests (edge_proxy.c), fetching
+ * (edge_fetch.c), purging (purge.c).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "access_log.h"
 #include "edge_conf.h"
+#include "edge_fetch.h"
+#include "edge_int.h"
+#include "edge_proxy.h"
+#include "err.h"
+#include "httpc.h"
 #include "httpd.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
 #include "node_app.h"
+#include "store.h"
 #include "compat.h"
+
+/* Loop turns a stopping worker runs so libevent frees its connections. */
+#define EDGE_FINI_SPINS 64
+
+struct edge edge_g;
+
+const char *const edge_uperr_names[EDGE_UPERR__N] = {
+    "connect", "timeout", "bad_response", "truncated", "5xx", "queue_full",
+};
+
+static void
+edge_metrics_init(struct edge_metrics *m)
+{
+    static const char *const reval[3] = {"304", "200", "error"};
+    size_t i;
+
+    m->hits = metrics_counter("edge.cache.hits", "Requests answered from the cache.");
+    m->misses = metrics_counter("edge.cache.misses", "Fetches started for the cache (misses).");
+    m->pass = metrics_counter("edge.cache.pass", "Requests passed to the upstream uncached.");
+    m->stale = metrics_counter("edge.cache.stale_served",
+                               "Stale responses served (stale-while-revalidate, errors).");
+    for (i = 0; i < 3; i++)
+        m->reval[i] = metrics_counter_l("edge.cache.revalidations",
+                                        "Revalidations by their outcome.", "result", reval[i]);
+    m->hfm = metrics_counter("edge.cache.hit_for_miss", "Uncacheable answers remembered.");
+    m->stored = metrics_counter("edge.cache.stored", "Objects committed to the cache.");
+    m->store_failed =
+        metrics_counter("edge.cache.store_failed", "Objects the cache failed to commit.");
+    m->store_dropped = metrics_counter("edge.cache.store_dropped",
+                                       "Objects not stored: the store's queue was full.");
+    m->invalidations = metrics_counter("edge.cache.invalidations",
+                                       "Keys invalidated after unsafe methods (RFC 9111 4.4).");
+    m->collapsed = metrics_counter("edge.collapse.waiters",
+                                   "Requests that waited on another request's fetch.");
+    m->rejected = metrics_counter("edge.collapse.rejected", "Requests refused: waiting list full.");
+    m->wait_timeouts =
+        metrics_counter("edge.collapse.timeouts", "Waiters that gave up waiting for a head.");
+    m->cut_off =
+        metrics_counter("edge.collapse.cut_off", "Slow clients cut off from an unstored fetch.");
+    m->inflight = metrics_gauge("edge.collapse.inflight", "Upstream fetches in flight.");
+    m->up_requests = metrics_counter("edge.upstream.requests", "Requests sent upstream.");
+    m->up_retries = metrics_counter("edge.upstream.retries", "Requests retried on an upstream.");
+    for (i = 0; i < EDGE_UPERR__N; i++)
+        m->up_errors[i] = metrics_counter_l("edge.upstream.errors", "Upstream failures.", "code",
+                                            edge_uperr_names[i]);
+    m->bytes_in = metrics_counter("edge.bytes.in", "Body bytes received from upstreams.");
+    m->bytes_out = metrics_counter("edge.bytes.out", "Body bytes sent to clients.");
+    m->purges = metrics_counter("edge.purge.requests", "Purge requests.");
+    m->purged = metrics_counter("edge.purge.objects", "Objects removed by purges.");
+}
+
+/* "a:1,b:2" -> w->ups (IP literals; names come with the shield's resolver). */
+static void
+edge_worker_upstreams(struct edge_worker *w, const char *list)
+{
+    char item[CONF_HOST_MAX + 16], host[CONF_HOST_MAX + 1];
+    struct sockaddr_in *sin;
+    struct sockaddr_in6 *sin6;
+    struct edge_upstream *up;
+    const char *p = list, *comma;
+    uint16_t port;
+    size_t n;
+
+    w->nups = 0;
+    while (*p != '\0' && w->nups < ARRAY_SIZE(w->ups)) {
+        comma = strchr(p, ',');
+        n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (n < sizeof(item)) {
+            memcpy(item, p, n);
+            item[n] = '\0';
+            up = &w->ups[w->nups];
+            memset(up, 0, sizeof(*up));
+            if (conf_split_addr(item, host, sizeof(host), &port) == 0) {
+                sin = (struct sockaddr_in *)(void *)&up->ss;
+                sin6 = (struct sockaddr_in6 *)(void *)&up->ss;
+                if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+                    sin->sin_family = AF_INET;
+                    sin->sin_port = htons(port);
+                    up->len = sizeof(*sin);
+                } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+                    sin6->sin6_family = AF_INET6;
+                    sin6->sin6_port = htons(port);
+                    up->len = sizeof(*sin6);
+                }
+            }
+            if (up->len != 0) {
+                (void)snprintf(up->text, sizeof(up->text), "%.63s", item);
+                w->nups++;
+            } else if (node_worker_id(w->nw) == 0) {
+                LOG(LOG_WARN, "edge", "upstream_skipped", "conn=0 upstream=%s why=not_an_ip", item);
+            }
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (w->up_next >= w->nups)
+        w->up_next = 0;
+}
+
+static void
+edge_policy_from_conf(const struct edge_conf *c, struct cache_policy_conf *p)
+{
+    *p = cache_policy_conf_default;
+    p->grace = (int64_t)(c->cache_grace / 1000);
+    p->negative_ttl = (int64_t)(c->cache_negative_ttl / 1000);
+    p->hit_for_miss_ttl = (int64_t)(c->cache_hit_for_miss_ttl / 1000);
+    p->heuristic_max = (int64_t)(c->cache_heuristic_max / 1000);
+    p->heuristic_percent = (uint32_t)c->cache_heuristic_percent;
+    p->default_ttl = (int64_t)(c->cache_default_ttl / 1000);
+    p->swr_default = (int64_t)(c->cache_swr / 1000);
+    p->set_cookie = (enum cache_cookie_policy)c->cache_set_cookie;
+    p->preconditions = (enum cache_precond_mode)c->cache_preconditions;
+    p->request_directives = c->cache_request_directives;
+    p->targeted = c->cache_targeted;
+    p->apparent_age = c->cache_apparent_age;
+}
+
+static void
+edge_httpc_from_conf(const struct edge_conf *c, struct httpc_conf *hc)
+{
+    httpc_conf_defaults(hc);
+    hc->connect_timeout_ms = (uint32_t)c->upstream_connect_timeout;
+    hc->header_timeout_ms = (uint32_t)c->upstream_header_timeout;
+    hc->body_timeout_ms = (uint32_t)c->upstream_body_timeout;
+    hc->idle_timeout_ms = (uint32_t)c->upstream_idle_timeout;
+    hc->max_idle_per_host = (uint32_t)c->upstream_max_idle;
+}
+
+/* Everything of a worker that follows the snapshot (first one, and reloads). */
+static void
+edge_worker_apply(struct edge_worker *w, const struct edge_conf *c)
+{
+    w->conf = c;
+    edge_policy_from_conf(c, &w->policy);
+    edge_worker_upstreams(w, c->upstream);
+    w->cl.wait_timeout_ms = c->collapse_wait_timeout;
+    w->cl.max_lag = c->collapse_max_lag;
+    w->max_object = c->cache_max_object < edge_g.body_max ? c->cache_max_object : edge_g.body_max;
+}
+
+static int
+edge_worker_init(struct node_worker *nw)
+{
+    const struct edge_conf *c = node_worker_conf(nw);
+    struct httpc_conf hc;
+    struct edge_worker *w;
+    int rc;
+
+    w = xcalloc(1, sizeof(*w));
+    w->magic = EDGE_WORKER_MAGIC;
+    w->e = &edge_g;
+    w->nw = nw;
+    w->base = node_worker_base(nw);
+    TAILQ_INIT(&w->fetches);
+    rc = store_loop_new(edge_g.store, w->base, &w->sl);
+    if (rc != 0) {
+        FREE_OBJ(w);
+        return rc;
+    }
+    rc = access_log_new(w->base, c->log_access, &w->alog);
+    if (rc != 0) {
+        store_loop_free(&w->sl);
+        FREE_OBJ(w);
+        return rc;
+    }
+    edge_httpc_from_conf(c, &hc);
+    w->httpc = httpc_new(w->base, &hc);
+    collapse_loop_init(&w->cl, edge_g.collapse, w->base, node_worker_id(nw));
+    w->scratch = evbuffer_new();
+    AN(w->scratch);
+    edge_worker_apply(w, c);
+    node_worker_set_data(nw, w);
+    return 0;
+}
+
+static void
+edge_worker_reload(struct node_worker *nw, const void *conf)
+{
+    struct edge_worker *w;
+    const struct edge_conf *c = conf;
+    struct httpc_conf hc;
+
+    CAST_OBJ_NOTNULL(w, node_worker_data(nw), EDGE_WORKER_MAGIC);
+    edge_worker_apply(w, c);
+    edge_httpc_from_conf(c, &hc);
+    httpc_set_conf(w->httpc, &hc);
+    /* reopened on every reload: log rotation is mv + SIGHUP */
+    if (access_log_reopen(w->alog, c->log_access) != 0)
+        XXX_HANDLE(0);
+}
+
+static void
+edge_worker_fini(struct node_worker *nw)
+{
+    struct edge_worker *w;
+    unsigned i;
+
+    w = node_worker_data(nw);
+    if (w == NULL)
+        return;
+    CHECK_OBJ(w, EDGE_WORKER_MAGIC);
+    edge_fetch_shutdown(w);
+    /* libevent frees closed connections (and the hits they reference) from the loop */
+    for (i = 0; i < EDGE_FINI_SPINS; i++)
+        (void)event_base_loop(w->base, EVLOOP_NONBLOCK);
+    store_loop_free(&w->sl);
+    httpc_free(&w->httpc);
+    (void)event_base_loop(w->base, EVLOOP_NONBLOCK);
+    access_log_free(&w->alog);
+    evbuffer_free(w->scratch);
+    node_worker_set_data(nw, NULL);
+    FREE_OBJ(w);
+}
+
+static int
+edge_start(struct node *n, const void *conf)
+{
+    const struct edge_conf *c = conf;
+    struct store_conf sc;
+    int rc;
+
+    (void)n;
+    memset(&edge_g, 0, sizeof(edge_g));
+    edge_g.magic = EDGE_MAGIC;
+    (void)snprintf(edge_g.name, sizeof(edge_g.name), "cascade-%s",
+                   c->role == EDGE_ROLE_SHIELD ? "shield" : "edge");
+    (void)snprintf(edge_g.via, sizeof(edge_g.via), "1.1 %s", edge_g.name);
+    edge_metrics_init(&edge_g.m);
+    store_conf_defaults(&sc);
+    sc.dir = c->cache_dir;
+    sc.size = c->cache_size;
+    sc.max_inflight_hits = (uint32_t)c->cache_max_inflight_hits;
+    sc.max_reader_age_ms = (uint32_t)c->cache_max_reader_age;
+    sc.sync = (enum store_sync)c->cache_sync;
+    rc = store_open(&sc, &edge_g.store);
+    if (rc != 0) {
+        LOG(LOG_ERR, "edge", "cache_open_failed", "conn=0 dir=%s err=%s", c->cache_dir,
+            err_name(rc));
+        return rc;
+    }
+    edge_g.body_max = store_body_max(edge_g.store);
+    edge_g.collapse = collapse_table_new();
+    LOG(LOG_INFO, "edge", "cache_open", "conn=0 dir=%s size=%llu", c->cache_dir,
+        (unsigned long long)c->cache_size);
+    return 0;
+}
+
+static void
+edge_stop(void)
+{
+    collapse_table_free(&edge_g.collapse);
+    store_close(&edge_g.store);
+}
 
 static void
 edge_main_handle(struct httpd_req *r, void *arg)
 {
-    (void)arg;
-    httpd_resp_error(r, 404, "not_found", "no such resource on this edge");
+    struct edge_worker *w;
+
+    CAST_OBJ_NOTNULL(w, node_worker_data(arg), EDGE_WORKER_MAGIC);
+    edge_proxy_handle(w, r);
 }
 
 static const struct node_app_spec edge_main_spec = {
@@ -28,6 +307,11 @@ static const struct node_app_spec edge_main_spec = {
     .off_drain = offsetof(struct edge_conf, drain_timeout),
     .off_http = offsetof(struct edge_conf, http),
     .handler = edge_main_handle,
+    .worker_init = edge_worker_init,
+    .worker_fini = edge_worker_fini,
+    .worker_reload = edge_worker_reload,
+    .start = edge_start,
+    .stop = edge_stop,
 };
 
 int

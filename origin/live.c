@@ -742,6 +742,18 @@ live_model_media_end_ms(const struct model *m)
     return end;
 }
 
+static bool
+live_model_has_segments(const struct model *m)
+{
+    uint32_t i, j;
+
+    for (i = 0; i < m->nperiods; i++)
+        for (j = 0; j < m->periods[i]->nsets; j++)
+            if (m->periods[i]->sets[j]->tl.nsegs > 0)
+                return true;
+    return false;
+}
+
 /* The end of what an earlier process published for this stream (its model.json). */
 static uint64_t
 live_read_prev_end(struct live_stream *ls)
@@ -859,7 +871,8 @@ live_run_end(struct live_stream *ls)
     evtimer_del(ls->flush_ev);
     m = ls->rm != NULL ? ls->rm : ls->lm;
     live_model_make_static(m);
-    live_write_manifests(ls, m);
+    if (live_model_has_segments(m)) /* a run without segments leaves what was there */
+        live_write_manifests(ls, m);
     rc = journal_seal(ls->jdir, ls->l->conf.journal_retention_ms > 0);
     if (rc != 0)
         LOG(LOG_ERR, "live", "seal_failed", "stream=%s err=%s", ls->name, err_name(rc));

@@ -19,6 +19,8 @@
 #include "httpd.h"
 #include "compat.h"
 
+static const char *const origin_conf_meta_backends[] = {"lmdb", "postgres", NULL};
+
 /* clang-format off */
 static const struct conf_key origin_conf_keys[] = {
     {"http.listen", CONF_ADDR, offsetof(struct origin_conf, http_listen), "127.0.0.1:8080", 0,
@@ -60,6 +62,32 @@ static const struct conf_key origin_conf_keys[] = {
     {"drain.timeout", CONF_DURATION, offsetof(struct origin_conf, drain_timeout), "30s", 0,
      CONF_HOUR, NULL, true, "On SIGTERM, time in-flight requests get before connections close."},
     CONF_HTTP_KEYS(struct origin_conf, http),
+    {"meta.backend", CONF_ENUM, offsetof(struct origin_conf, meta_backend), "lmdb", 0, 0,
+     origin_conf_meta_backends, false, "Metadata store: lmdb (embedded, in data.dir/social) or postgres."},
+    {"meta.postgres", CONF_STRING, offsetof(struct origin_conf, meta_postgres), "", 0, 0, NULL,
+     false, "libpq connection string of the postgres backend, e.g. host=db dbname=cascade."},
+    {"meta.postgres_pool", CONF_INT, offsetof(struct origin_conf, meta_postgres_pool), "4", 1, 64,
+     NULL, false, "Connections the postgres backend keeps open."},
+    {"meta.lmdb_size", CONF_SIZE, offsetof(struct origin_conf, meta_lmdb_size), "1G", 8 << 20, 0,
+     NULL, false, "Map size of the lmdb backend: the most its file may grow to."},
+    {"meta.events_keep", CONF_INT, offsetof(struct origin_conf, meta_events_keep), "100000", 100,
+     100000000, NULL, false, "Events kept in the log that edges follow (/api/events)."},
+    {"social.token_secret", CONF_STRING, offsetof(struct origin_conf, social_token_secret), "", 0,
+     0, NULL, false, "HMAC key of session tokens (16-256 bytes); empty: random at each start."},
+    {"social.token_ttl", CONF_DURATION, offsetof(struct origin_conf, social_token_ttl), "24h",
+     60000, 8760 * CONF_HOUR, NULL, false, "How long a session token stays valid."},
+    {"social.moderator_key", CONF_STRING, offsetof(struct origin_conf, social_moderator_key), "",
+     0, 0, NULL, false, "Key that makes a session a moderator's (16+ bytes); empty: none."},
+    {"social.edge_key", CONF_STRING, offsetof(struct origin_conf, social_edge_key), "", 0, 0,
+     NULL, false, "Key that makes a session an edge's, to send reaction batches; empty: none."},
+    {"social.reactions", CONF_STRING, offsetof(struct origin_conf, social_reactions),
+     "like,love,haha,wow,sad,fire", 0, 0, NULL, false, "Reaction kinds viewers may send, comma-separated."},
+    {"social.reaction_bucket", CONF_DURATION, offsetof(struct origin_conf, social_reaction_bucket),
+     "1s", 100, 60000, NULL, false, "Media time covered by one reaction count."},
+    {"social.threads", CONF_INT, offsetof(struct origin_conf, social_threads), "4", 1, 64, NULL,
+     false, "Threads that run interactions requests against the metadata store."},
+    {"social.queue_max", CONF_INT, offsetof(struct origin_conf, social_queue_max), "1024", 16,
+     65536, NULL, false, "Interactions requests waiting for a store thread; past it: 503."},
 };
 /* clang-format on */
 

@@ -39,6 +39,20 @@ struct origin_conf {
     int log_level;               /* enum log_level (log.h) */
     uint64_t drain_timeout;      /* ms */
     struct conf_http http;
+    /* the metadata store (origin/meta.h) and the interactions API (origin/social_api.h) */
+    int meta_backend;            /* enum meta_backend */
+    char *meta_postgres;         /* owned: libpq conninfo */
+    int64_t meta_postgres_pool;
+    uint64_t meta_lmdb_size;
+    int64_t meta_events_keep;
+    char *social_token_secret;   /* owned */
+    uint64_t social_token_ttl;   /* ms */
+    char *social_moderator_key;  /* owned */
+    char *social_edge_key;       /* owned */
+    char *social_reactions;      /* owned */
+    uint64_t social_reaction_bucket; /* ms */
+    int64_t social_threads;
+    int64_t social_queue_max;
 };
 
 extern const struct conf_table origin_conf_table;

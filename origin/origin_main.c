@@ -26,21 +26,25 @@
 #include "live.h"
 #include "log.h"
 #include "mem.h"
+#include "meta.h"
 #include "node_app.h"
 #include "origin_http.h"
 #include "pkg.h"
 #include "rtmp_ingest.h"
+#include "social_api.h"
 #include "streams.h"
 #include "compat.h"
 
 #define ORIGIN_PATH_MAX 4096
 
 static struct {
-    char *data_dir;            /* owned */
-    struct streams *streams;   /* owned */
-    struct event_base *ingest; /* owned: the ingest thread's loop */
-    struct live *live;         /* owned; ingest thread */
-    struct rtmp_ingest *rtmp;  /* owned; ingest thread */
+    char *data_dir;               /* owned */
+    struct streams *streams;      /* owned */
+    struct event_base *ingest;    /* owned: the ingest thread's loop */
+    struct live *live;            /* owned; ingest thread */
+    struct rtmp_ingest *rtmp;     /* owned; ingest thread */
+    struct meta *meta;            /* owned: comments, likes, reactions, sessions */
+    struct origin_social *social; /* owned: the interactions API and its store threads */
     pthread_t thread;
     bool running;
 } origin;
@@ -50,11 +54,13 @@ origin_main_handle(struct httpd_req *r, void *arg)
 {
     const char *path = httpd_req_path(r);
 
-    (void)arg;
     if (strncmp(path, "/live/", 6) == 0) {
         origin_http_serve(r, origin.data_dir);
         return;
     }
+    /* Before the streams routes: /api/streams/{id}/comments is an interaction. */
+    if (origin.social != NULL && origin_api_social_handle(r, origin.social, node_worker_base(arg)))
+        return;
     if (strcmp(path, "/api/streams") == 0 || strncmp(path, "/api/streams/", 13) == 0) {
         streams_api(origin.streams, r);
         return;
@@ -84,6 +90,8 @@ origin_main_ingest(void *arg)
 static void
 origin_main_cleanup(void)
 {
+    origin_social_free(&origin.social);
+    meta_close(&origin.meta);
     rtmp_ingest_free(&origin.rtmp);
     live_free(&origin.live);
     if (origin.ingest != NULL)
@@ -92,6 +100,41 @@ origin_main_cleanup(void)
     streams_close(&origin.streams);
     xfree(origin.data_dir);
     origin.data_dir = NULL;
+}
+
+/* The interactions store lives in its own LMDB environment (data.dir/social):
+ * LMDB must not open data.dir/meta twice in one process. */
+static int
+origin_main_social_start(const struct origin_conf *c)
+{
+    struct social_conf sc;
+    struct meta_conf mc;
+    char dir[ORIGIN_PATH_MAX];
+    int err;
+
+    memset(&sc, 0, sizeof(sc));
+    memset(&mc, 0, sizeof(mc));
+    if (snprintf(dir, sizeof(dir), "%s/social", c->data_dir) >= (int)sizeof(dir))
+        return ERR_CONF;
+    mc.backend = (enum meta_backend)c->meta_backend;
+    mc.dir = dir;
+    mc.map_size = c->meta_lmdb_size;
+    mc.pg_conninfo = c->meta_postgres;
+    mc.pg_pool = (unsigned)c->meta_postgres_pool;
+    mc.events_keep = (uint64_t)c->meta_events_keep;
+    err = meta_open(&mc, &origin.meta);
+    if (err != 0)
+        return err;
+    sc.meta = origin.meta;
+    sc.token_secret = c->social_token_secret;
+    sc.token_ttl_ms = c->social_token_ttl;
+    sc.moderator_key = c->social_moderator_key;
+    sc.edge_key = c->social_edge_key;
+    sc.reactions = c->social_reactions;
+    sc.bucket_ms = c->social_reaction_bucket;
+    sc.threads = (unsigned)c->social_threads;
+    sc.queue_max = (unsigned)c->social_queue_max;
+    return origin_social_new(&sc, &origin.social);
 }
 
 static int
@@ -116,6 +159,9 @@ origin_main_start(struct node *n, const void *conf)
         goto fail;
     }
     err = streams_open(meta, c->rtmp_listen, &origin.streams);
+    if (err != 0)
+        goto fail;
+    err = origin_main_social_start(c);
     if (err != 0)
         goto fail;
     origin.ingest = event_base_new();

@@ -2082,6 +2082,30 @@ httpd_resp_end(struct httpd_req *r)
 }
 
 void
+httpd_resp_abort(struct httpd_req *r)
+{
+    struct httpd_conn *c;
+    char path[128];
+
+    CHECK_OBJ_NOTNULL(r, HTTPD_REQ_MAGIC);
+    assert(!r->ended);
+    c = r->conn;
+    r->ended = true;
+    r->keep = false;
+    r->on_writable = NULL;
+    r->on_close = NULL;
+    r->on_data = NULL;
+    r->on_end = NULL;
+    if (r->closed)
+        return;
+    metric_inc(httpd_m.errors[HTTPD_ERR_SHORT_RESPONSE]);
+    LOG(LOG_INFO, "httpd", "response_aborted",
+        "conn=%" PRIu64 " path=%s sent=%" PRIu64 " declared=%" PRId64, c->id,
+        log_sanitize(path, sizeof(path), r->path, strlen(r->path)), r->resp_bytes, r->resp_cl);
+    httpd_conn_kick(c);
+}
+
+void
 httpd_resp_send(struct httpd_req *r, int status, const char *content_type, const void *body,
                 size_t len)
 {

@@ -174,6 +174,14 @@ int httpd_resp_add_buffer(struct httpd_req *r, struct evbuffer *buf) WARN_UNUSED
  * no httpd_resp_start() at all answers 500.
  */
 void httpd_resp_end(struct httpd_req *r);
+/*
+ * Ends a response that cannot be completed (its source failed midway):
+ * the connection closes once what was queued has gone out, without the
+ * last chunk, so the client sees a truncated message, never one that looks
+ * complete (http.errors short_response). Before httpd_resp_start() the
+ * connection closes with no response at all. r is invalid afterwards.
+ */
+void httpd_resp_abort(struct httpd_req *r);
 /* start + write + end in one call. */
 void httpd_resp_send(struct httpd_req *r, int status, const char *content_type, const void *body,
                      size_t len);

@@ -134,6 +134,12 @@ def test_publish_gives_live_dash_and_hls_that_ffmpeg_plays(cdn, ffmpeg):
     pub = ffmpeg.publish(origin.publish_url(stream), seconds=26)
 
     wait_av(origin, "cam1")
+    # ffmpeg 5.1's DASH demuxer, when it refreshes a live SegmentTimeline MPD,
+    # rounds its position down to a whole second and replays a segment that
+    # does not start on one (dashdec.c refresh_manifest): let it find the 8 s
+    # it decodes in the first MPD it reads. dash.js and Shaka follow the live
+    # edge in test_origin_players.py; ffmpeg's HLS demuxer does here.
+    wait_for(lambda: video_segment_count(origin, "cam1") >= 6, 30, what="12 s listed")
     mpd = mpd_of(origin, "cam1")
     dash = ffmpeg.decode(origin.url("/live/cam1/manifest.mpd"), seconds=8)
     hls = ffmpeg.decode(origin.url("/live/cam1/master.m3u8"), seconds=8)
@@ -168,6 +174,7 @@ def test_ffmpeg_plays_the_live_stream_through_an_edge(cdn, ffmpeg):
     stream = origin.create_stream("via-edge")
     ffmpeg.publish(origin.publish_url(stream), seconds=16)
     wait_av(origin, "via-edge")
+    wait_for(lambda: video_segment_count(origin, "via-edge") >= 5, 30)  # see test_publish_...
     if edge.get("/live/via-edge/manifest.mpd").status != 200:
         pytest.skip("cascade-edge does not forward /live/ to its upstream yet")
 
@@ -402,7 +409,7 @@ def test_bad_publishers_are_refused_and_counted_while_a_stream_goes_on(cdn, ffmp
     wait_for(lambda: video_segment_count(origin, "good") >= segs_before + 2, 15,
              what="good stream keeps growing")
     assert pub.alive
-    played = ffmpeg.decode(origin.url("/live/good/manifest.mpd"), seconds=4)
+    played = ffmpeg.decode(origin.url("/live/good/master.m3u8"), seconds=4)
     assert played.ok, played
     assert origin.get("/healthz").status == 200
 
