@@ -58,6 +58,18 @@ CONTENT_TYPES = {
 }
 
 
+def edge_serves_player():
+    """
+    Whether the built cascade-edge serves the viewer page itself (it has the player.root
+    and player.vendor keys, i.e. its router calls edge_player_serve()). Until it does,
+    the through-edge tests serve the page from a StaticSite and only the media through
+    the edge.
+    """
+    from cdn import run_binary
+    out = run_binary("cascade-edge", "--dump-config")
+    return out.returncode == 0 and "\nplayer.root " in "\n" + out.stdout
+
+
 def prerequisites():
     """What the browser tests need and lack, as a list of sentences (empty when all is there)."""
     missing = []
@@ -284,6 +296,52 @@ class StaticSite:
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(5)
+
+
+# ---------------------------------------------------------------- an edge for viewers
+
+
+def viewer_edge(cdn, upstream, tmp_path, serves_player, **flags):
+    """
+    Starts an edge for a browser to watch through, with its JSON access log in
+    tmp_path/access.log (.access_log). .page(kind, name) is the URL a viewer opens
+    (kind "stream" or "video"), .hosts the hosts the page may talk to, .cid(kind, name)
+    the CMCD content id it sends. When the edge does not serve the page yet
+    (edge_serves_player()), the page comes from a StaticSite and plays the edge's
+    manifest through ?src=.
+    """
+    log = Path(tmp_path) / "access.log"
+    conf = {"log.access": log}
+    if serves_player:
+        conf.update({"player.root": WEB_DIR, "player.vendor": VENDOR_DIR})
+    edge = cdn.edge(upstream=upstream, conf=conf, **flags)
+    edge.access_log = log
+
+    def manifest(kind, name):
+        return f"/{'live' if kind == 'stream' else 'vod'}/{name}/manifest.mpd"
+
+    if serves_player:
+        edge.page = lambda kind, name: edge.url(f"/player/?{kind}={name}")
+        edge.hosts = [edge.hostport]
+        edge.cid = lambda kind, name: '"' + manifest(kind, name).split("/manifest")[0][1:] + '"'
+    else:
+        site = StaticSite({"/player/vendor/": VENDOR_DIR, "/player/": WEB_DIR})
+        cdn.servers.append(site)
+        edge.page = lambda kind, name: site.url(f"/player/?src={edge.url(manifest(kind, name))}")
+        edge.hosts = sorted([edge.hostport, f"{LOOPBACK}:{site.port}"])
+        edge.cid = lambda kind, name: f'"{manifest(kind, name)}"'
+    return edge
+
+
+def access_log(edge, prefix):
+    """The edge's access log entries whose path starts with prefix (after its 250 ms flush)."""
+    def lines():
+        if not edge.access_log.exists():
+            return []
+        out = [json.loads(x) for x in edge.access_log.read_text().splitlines() if x.strip()]
+        return [e for e in out if e["path"].startswith(prefix)]
+    wait_for(lines, timeout=5, what=f"access log lines for {prefix}")
+    return lines()
 
 
 # ---------------------------------------------------------------- the browser

@@ -10,10 +10,8 @@ makes for the test (they need a floor rung under 400 kbit/s whatever the origin'
 is); this file is about the real path.
 """
 
-import json
-
 import browser
-from browser import cmcd_of, run_scenario
+from browser import access_log, cmcd_of, run_scenario
 from cdn import wait_for
 
 CMCD_REQUIRED = {"sid", "cid", "bl", "br", "mtp", "su", "st", "v"}
@@ -24,12 +22,7 @@ def test_live_from_origin_through_shield_and_edge_plays_30s_with_no_stall(cdn, f
     assert not missing, "browser tests need: " + ", ".join(missing)
     origin = cdn.origin(workers=2)
     shield = cdn.edge(upstream=origin, role="shield")
-    log = tmp_path / "access.log"
-    edge = cdn.edge(upstream=shield, conf={
-        "player.root": browser.WEB_DIR,
-        "player.vendor": browser.VENDOR_DIR,
-        "log.access": log,
-    })
+    edge = browser.viewer_edge(cdn, shield, tmp_path, browser.edge_serves_player())
     stream = origin.create_stream("spine")
     ffmpeg.publish(origin.publish_url(stream), seconds=120)
     manifest = "/live/spine/manifest.mpd"
@@ -38,7 +31,7 @@ def test_live_from_origin_through_shield_and_edge_plays_30s_with_no_stall(cdn, f
     wait_for(lambda: len(origin.segments("spine", first_video_rep(origin))) >= 3, timeout=30,
              what="three video segments at the origin")
 
-    r = run_scenario("live.mjs", edge.url("/player/?stream=spine"), "--seconds", 30,
+    r = run_scenario("live.mjs", edge.page("stream", "spine"), "--seconds", 30,
                      "--screenshot", tmp_path / "player.png")
 
     assert r["ok"], r
@@ -50,11 +43,10 @@ def test_live_from_origin_through_shield_and_edge_plays_30s_with_no_stall(cdn, f
     assert r["startupMs"] < 10000, r
     assert abs(r["latency"]["mean"] - r["targetLatencyS"]) <= 1.5, r
     assert r["pageErrors"] == [] and r["playerErrors"] == [], r
-    assert r["requests"]["hosts"] == [edge.hostport], r["requests"]["hosts"]
+    assert r["requests"]["hosts"] == edge.hosts, r["requests"]["hosts"]
 
-    entries = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
-    mine = [e for e in entries if e["path"].startswith("/live/spine/")
-            and e.get("cmcd_sid") == r["sid"]]
+    entries = access_log(edge, "/live/spine/")
+    mine = [e for e in entries if e.get("cmcd_sid") == r["sid"]]
     assert len(mine) > 20, entries[-3:]
     keys = set().union(*(cmcd_of(e["path"]) for e in mine))
     assert CMCD_REQUIRED <= keys, sorted(keys)
