@@ -6,18 +6,14 @@ what a real page meets on a CDN). What is proven here is the page and its player
 settings; test_browser_edge.py proves the same through cascade-edge.
 
 Each scenario is a tests/browser/*.mjs script (browser.py runs it and parses its
-RESULT line); these tests decide what passes. Set CASCADE_UPDATE_SCREENSHOT=1 to
-refresh docs/player.png from the live scenario.
+RESULT line); these tests decide what passes. (docs/player.png comes from
+test_browser_spine.py.)
 """
-
-import os
-import shutil
 
 import pytest
 
 import browser
 from browser import LADDER, StaticSite, cmcd_of, cmcd_parse, run_scenario
-from cdn import SOURCE_DIR
 
 LIVE = "/live/test/manifest.mpd"
 VOD = "/vod/clip/manifest.mpd"
@@ -76,8 +72,6 @@ def test_live_plays_30s_with_no_stall(media, tmp_path):
     # dash.js's default clock.
     assert r["requests"]["hosts"] == hosts_of(media), r["requests"]["hosts"]
     assert shot.stat().st_size > 10000
-    if os.environ.get("CASCADE_UPDATE_SCREENSHOT") == "1":
-        shutil.copyfile(shot, SOURCE_DIR / "docs" / "player.png")
 
     # The media site's log is what an edge's access log would show.
     seen = [cmcd_of(t) for t in media["site"].targets("/live/test/")]

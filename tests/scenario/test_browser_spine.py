@@ -5,14 +5,19 @@ cascade-edge) carry it; headless Chromium opens the edge's /player/?stream=NAME 
 watches. Reports the player's start-up time and live latency through the edge, and
 checks the edge's access log for the page's CMCD.
 
+CASCADE_UPDATE_SCREENSHOT=1 copies the page as it played into docs/player.png.
+
 The throttling, pause and VOD scenarios run in test_browser_edge.py on a ladder ffmpeg
 makes for the test (they need a floor rung under 400 kbit/s whatever the origin's ladder
 is); this file is about the real path.
 """
 
+import os
+import shutil
+
 import browser
 from browser import access_log, cmcd_of, run_scenario
-from cdn import wait_for
+from cdn import SOURCE_DIR, wait_for
 
 CMCD_REQUIRED = {"sid", "cid", "bl", "br", "mtp", "su", "st", "v"}
 
@@ -31,8 +36,9 @@ def test_live_from_origin_through_shield_and_edge_plays_30s_with_no_stall(cdn, f
     wait_for(lambda: len(origin.segments("spine", first_video_rep(origin))) >= 3, timeout=30,
              what="three video segments at the origin")
 
+    shot = tmp_path / "player.png"
     r = run_scenario("live.mjs", edge.page("stream", "spine"), "--seconds", 30,
-                     "--screenshot", tmp_path / "player.png")
+                     "--screenshot", shot)
 
     assert r["ok"], r
     print(f"spine: start-up {r['startupMs']} ms, latency {r['latency']}, "
@@ -44,6 +50,8 @@ def test_live_from_origin_through_shield_and_edge_plays_30s_with_no_stall(cdn, f
     assert abs(r["latency"]["mean"] - r["targetLatencyS"]) <= 1.5, r
     assert r["pageErrors"] == [] and r["playerErrors"] == [], r
     assert r["requests"]["hosts"] == edge.hosts, r["requests"]["hosts"]
+    if os.environ.get("CASCADE_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(shot, SOURCE_DIR / "docs" / "player.png")
 
     entries = access_log(edge, "/live/spine/")
     mine = [e for e in entries if e.get("cmcd_sid") == r["sid"]]
