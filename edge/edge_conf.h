@@ -62,6 +62,8 @@ struct edge_conf {
     uint64_t collapse_max_lag;      /* bytes a waiter may fall behind an unstored fetch */
     char *admin_token;              /* owned; "" = admin endpoints disabled */
     int log_level;                  /* enum log_level (log.h) */
+    char *player_root;   /* owned: web/ */
+    char *player_vendor; /* owned: dash.js dist directory */
     char *log_access;               /* owned; path, "" = no access log */
     uint64_t drain_timeout;         /* ms */
     struct conf_http http;

@@ -23,6 +23,7 @@
 #include "edge_fetch.h"
 #include "edge_int.h"
 #include "edge_proxy.h"
+#include "player.h"
 #include "err.h"
 #include "httpc.h"
 #include "httpd.h"
@@ -293,6 +294,8 @@ edge_main_handle(struct httpd_req *r, void *arg)
     struct edge_worker *w;
 
     CAST_OBJ_NOTNULL(w, node_worker_data(arg), EDGE_WORKER_MAGIC);
+    if (edge_player_serve(r, w->conf->player_root, w->conf->player_vendor))
+        return;
     edge_proxy_handle(w, r);
 }
 
