@@ -15,6 +15,8 @@ is); this file is about the real path.
 import os
 import shutil
 
+import pytest
+
 import browser
 from browser import access_log, cmcd_of, run_scenario
 from cdn import SOURCE_DIR, wait_for
@@ -22,19 +24,25 @@ from cdn import SOURCE_DIR, wait_for
 CMCD_REQUIRED = {"sid", "cid", "bl", "br", "mtp", "su", "st", "v"}
 
 
-def test_live_from_origin_through_shield_and_edge_plays_30s_with_no_stall(cdn, ffmpeg, tmp_path):
+def spine(cdn, ffmpeg, tmp_path, seconds=120):
+    """Origin, shield and edge, with the stream "spine" published and a few segments out."""
     missing = browser.prerequisites()
     assert not missing, "browser tests need: " + ", ".join(missing)
     origin = cdn.origin(workers=2)
     shield = cdn.edge(upstream=origin, role="shield")
     edge = browser.viewer_edge(cdn, shield, tmp_path, browser.edge_serves_player())
     stream = origin.create_stream("spine")
-    ffmpeg.publish(origin.publish_url(stream), seconds=120)
+    ffmpeg.publish(origin.publish_url(stream), seconds=seconds)
     manifest = "/live/spine/manifest.mpd"
     wait_for(lambda: edge.get(manifest).status == 200, timeout=30, what="the live MPD at the edge")
     # A few segments into the window, so the player starts where it means to.
     wait_for(lambda: len(origin.segments("spine", first_video_rep(origin))) >= 3, timeout=30,
              what="three video segments at the origin")
+    return origin, edge
+
+
+def test_live_from_origin_through_shield_and_edge_plays_30s_with_no_stall(cdn, ffmpeg, tmp_path):
+    origin, edge = spine(cdn, ffmpeg, tmp_path)
 
     shot = tmp_path / "player.png"
     r = run_scenario("live.mjs", edge.page("stream", "spine"), "--seconds", 30,
@@ -67,3 +75,18 @@ def first_video_rep(origin):
             if s["content"] == "video":
                 return s["reps"][0]["id"]
     raise AssertionError("no video set in the model")
+
+
+def test_landing_on_the_edge_lists_the_live_stream(cdn, ffmpeg, tmp_path):
+    if not browser.edge_serves_player():
+        pytest.skip("cascade-edge does not serve /player/ yet: its router must call "
+                    "edge_player_serve() (docs/player.md)")
+    _, edge = spine(cdn, ffmpeg, tmp_path, seconds=30)
+
+    r = run_scenario("landing.mjs", edge.url("/player/"))
+
+    assert r["ok"], r
+    assert {"text": "spine", "href": "?stream=spine"} in r["live"], r["live"]
+    # GET /api/videos may not exist yet: the list then says so, and nothing breaks.
+    assert r["videos"], r
+    assert r["pageErrors"] == [] or all("404" in e for e in r["pageErrors"]), r["pageErrors"]
