@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "access_log.h"
+#include "api_proxy.h"
 #include "edge_conf.h"
 #include "edge_fetch.h"
 #include "edge_int.h"
@@ -206,6 +207,9 @@ edge_worker_init(struct node_worker *nw)
     AN(w->scratch);
     edge_worker_apply(w, c);
     node_worker_set_data(nw, w);
+    /* interactions: /api/ proxy, reactions, SSE (api_proxy.h) */
+    if (edge_api_worker_init(w) != 0)
+        XXX_HANDLE(0);
     return 0;
 }
 
@@ -220,6 +224,7 @@ edge_worker_reload(struct node_worker *nw, const void *conf)
     edge_worker_apply(w, c);
     edge_httpc_from_conf(c, &hc);
     httpc_set_conf(w->httpc, &hc);
+    edge_api_worker_reload(w, c); /* interactions */
     /* reopened on every reload: log rotation is mv + SIGHUP */
     if (access_log_reopen(w->alog, c->log_access) != 0)
         XXX_HANDLE(0);
@@ -235,6 +240,7 @@ edge_worker_fini(struct node_worker *nw)
     if (w == NULL)
         return;
     CHECK_OBJ(w, EDGE_WORKER_MAGIC);
+    edge_api_worker_fini(w); /* interactions */
     edge_fetch_shutdown(w);
     /* libevent frees closed connections (and the hits they reference) from the loop */
     for (i = 0; i < EDGE_FINI_SPINS; i++)
@@ -278,12 +284,20 @@ edge_start(struct node *n, const void *conf)
     edge_g.collapse = collapse_table_new();
     LOG(LOG_INFO, "edge", "cache_open", "conn=0 dir=%s size=%llu", c->cache_dir,
         (unsigned long long)c->cache_size);
+    /* interactions: rate limits, the reaction table, the event hub */
+    rc = edge_api_start(c);
+    if (rc != 0) {
+        collapse_table_free(&edge_g.collapse);
+        store_close(&edge_g.store);
+        return rc;
+    }
     return 0;
 }
 
 static void
 edge_stop(void)
 {
+    edge_api_stop(); /* interactions */
     collapse_table_free(&edge_g.collapse);
     store_close(&edge_g.store);
 }
@@ -294,6 +308,8 @@ edge_main_handle(struct httpd_req *r, void *arg)
     struct edge_worker *w;
 
     CAST_OBJ_NOTNULL(w, node_worker_data(arg), EDGE_WORKER_MAGIC);
+    if (edge_api_handle(w, r)) /* /api/, /events/ (api_proxy.h) */
+        return;
     if (edge_player_serve(r, w->conf->player_root, w->conf->player_vendor))
         return;
     edge_proxy_handle(w, r);
