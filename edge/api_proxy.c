@@ -698,6 +698,7 @@ edge_api_worker_init(struct edge_worker *w)
     l->magic = API_LOOP_MAGIC;
     l->id = wid;
     l->base = w->base;
+    l->nw = w->nw;
     api_loop_apply(l, w->conf);
     api_httpc_conf(w->conf, &hc);
     l->httpc = httpc_new(l->base, &hc);

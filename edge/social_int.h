@@ -22,6 +22,7 @@ struct event_base;
 struct httpc;
 struct httpd_req;
 struct metric;
+struct node_worker;
 struct edge_conf;
 struct sse_loop;
 struct reactions_sender;
@@ -38,6 +39,7 @@ struct api_loop {
 #define API_LOOP_MAGIC 0x61706c70U
     unsigned id;             /* the worker's id: 0 runs the sender and follower */
     struct event_base *base; /* borrowed */
+    struct node_worker *nw;  /* borrowed */
     struct httpc *httpc;     /* owned */
     struct api_upstream ups[API_UPSTREAMS_MAX];
     unsigned nups;

@@ -38,12 +38,14 @@
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
+#include "node.h"
 #include "social_int.h"
 #include "compat.h"
 
 #define SSE_LOOPS_MAX 64
 #define SSE_RETRY_MS 1000
 #define SSE_MSG_MAX (1u << 20)
+#define SSE_DRAIN_CHECK_MS 200
 
 /* ---- decoding (pure) ---- */
 
@@ -166,20 +168,21 @@ sse_batch_decode(const char *p, size_t len, struct sse_batch *b)
 
         memset(e, 0, sizeof(*e));
         rc = sse_ev_decode(json_array_get(arr, i), e);
-        if (rc == 0 && e->id <= prev) {
+        if (rc >= 0 && e->id <= prev) {
             xfree(e->json);
             rc = ERR_PROTO; /* ids only grow */
         }
+        if (rc < 0)
+            goto out;
+        prev = e->id;
+        b->upto = e->id;
         if (rc == 1) {
             rc = 0;
             continue;
         }
-        if (rc != 0)
-            goto out;
-        prev = e->id;
         b->n++;
     }
-    if (b->n > 0 && b->ev[b->n - 1].id > b->last)
+    if (b->upto > b->last)
         rc = ERR_PROTO;
 out:
     json_decref(root);
@@ -195,7 +198,7 @@ sse_batch_check(const struct sse_batch *b)
 
     assert(b->n <= SSE_BATCH_EVENTS_MAX);
     for (i = 0; i < b->n; i++) {
-        assert(b->ev[i].id > 0 && b->ev[i].id <= b->last);
+        assert(b->ev[i].id > 0 && b->ev[i].id <= b->upto && b->upto <= b->last);
         assert(i == 0 || b->ev[i].id > b->ev[i - 1].id);
         assert(b->ev[i].json != NULL && strlen(b->ev[i].json) == b->ev[i].json_len);
         assert(b->ev[i].tkind == 's' || b->ev[i].tkind == 'v');
@@ -274,9 +277,10 @@ struct sse_viewer {
 struct sse_loop {
     unsigned magic;
 #define SSE_LOOP_MAGIC 0x73736c70U
-    struct api_loop *l; /* borrowed */
-    struct event *wake; /* owned: new messages */
-    struct event *ping; /* owned: keep-alive comments */
+    struct api_loop *l;  /* borrowed */
+    struct event *wake;  /* owned: new messages */
+    struct event *ping;  /* owned: keep-alive comments */
+    struct event *drain; /* owned: ends the streams when the worker drains */
     TAILQ_HEAD(, sse_viewer) viewers;
     /* the follower (worker 0 only) */
     bool follow;
@@ -489,6 +493,38 @@ sse_loop_wake_cb(evutil_socket_t fd, short what, void *arg)
         event_active(sl->wake, EV_READ, 0); /* more to drop */
 }
 
+/* Ends v's stream cleanly (the last chunk goes out) and forgets v. */
+static void
+sse_viewer_end(struct sse_viewer *v)
+{
+    struct httpd_req *r = v->r;
+
+    httpd_req_on_close(r, NULL, NULL);
+    sse_viewer_detach(v);
+    FREE_OBJ(v);
+    httpd_resp_end(r);
+}
+
+/* A draining worker waits for in-flight requests: streams never end by themselves. */
+static void
+sse_loop_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct sse_viewer *v;
+    struct sse_loop *sl;
+
+    (void)fd;
+    (void)what;
+    CAST_OBJ_NOTNULL(sl, arg, SSE_LOOP_MAGIC);
+    if (!node_worker_draining(sl->l->nw))
+        return;
+    while ((v = TAILQ_FIRST(&sl->viewers)) != NULL)
+        sse_viewer_end(v);
+    if (sl->up != NULL)
+        httpc_req_cancel(&sl->up);
+    sl->follow = false;
+    (void)event_del(sl->retry);
+}
+
 static void
 sse_loop_ping_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -683,8 +719,12 @@ sse_publish(struct sse_batch *b)
     }
     for (k = 0; k < nruns; k++)
         sse_run_flush(&runs[k]);
-    if (b->last > hub.pos || b->reset)
-        hub.pos = b->last;
+    if (!hub.following)
+        hub.pos = b->last; /* the first answer: start from the newest */
+    else if (b->reset)
+        hub.pos = b->upto > 0 ? b->upto : b->last;
+    else if (b->upto > hub.pos)
+        hub.pos = b->upto;
     hub.following = true;
 }
 
@@ -732,6 +772,8 @@ sse_follow_retry(struct sse_loop *sl)
 {
     struct timeval tv = {SSE_RETRY_MS / 1000, (SSE_RETRY_MS % 1000) * 1000};
 
+    if (!sl->follow)
+        return;
     metric_inc(hub.m_poll_errors);
     if (sl->l->nups > 0)
         sl->l->up_next = (sl->l->up_next + 1) % sl->l->nups;
@@ -769,7 +811,8 @@ sse_up_done(struct httpc_req *u, int err, void *arg)
     sse_batch_clear(b);
     xfree(b);
     sse_wake_all();
-    sse_follow_next(sl);
+    if (sl->follow)
+        sse_follow_next(sl);
 }
 
 static const struct httpc_cbs sse_up_cbs = {
@@ -814,7 +857,7 @@ sse_retry_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     CAST_OBJ_NOTNULL(sl, arg, SSE_LOOP_MAGIC);
-    if (sl->up == NULL)
+    if (sl->up == NULL && sl->follow)
         sse_follow_next(sl);
 }
 
@@ -883,6 +926,11 @@ sse_loop_start(struct api_loop *l, bool follow)
     AZ(event_add(sl->ping, &tv));
     sl->retry = event_new(l->base, -1, 0, sse_retry_cb, sl);
     AN(sl->retry);
+    sl->drain = event_new(l->base, -1, EV_PERSIST, sse_loop_drain_cb, sl);
+    AN(sl->drain);
+    tv.tv_sec = 0;
+    tv.tv_usec = SSE_DRAIN_CHECK_MS * 1000;
+    AZ(event_add(sl->drain, &tv));
     l->sse = sl;
     AZ(pthread_mutex_lock(&hub.mu));
     hub.loops[l->id] = sl;
@@ -912,6 +960,7 @@ sse_loop_stop(struct api_loop *l)
     event_free(sl->wake);
     event_free(sl->ping);
     event_free(sl->retry);
+    event_free(sl->drain);
     xfree(sl->body);
     l->sse = NULL;
     FREE_OBJ(sl);

@@ -62,7 +62,8 @@ struct sse_ev {
 };
 
 struct sse_batch {
-    uint64_t first, last;
+    uint64_t first, last; /* the log's oldest and newest ids */
+    uint64_t upto;        /* the largest id in this answer, skipped ones too; 0: none */
     bool reset;
     size_t n;
     struct sse_ev ev[SSE_BATCH_EVENTS_MAX];
