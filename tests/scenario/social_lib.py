@@ -189,3 +189,8 @@ def rss_kib(node):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def sanitized():
+    """True when cascade-edge is an ASan build: its RSS then holds the allocator's quarantine."""
+    return b"AddressSanitizer" in cdnlib.binary("cascade-edge").read_bytes()
