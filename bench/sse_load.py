@@ -218,10 +218,14 @@ def sender_main(port, tokens, rate, duration, conns, result_q, start_at):
     truth = {}
     idle = list(socks)
     keys = {s: sel.get_key(s).data for s in socks}
+    socks = list(socks)
+    closed = 0
     while True:
         now = time.monotonic()
         if now - t0 >= duration and all(not keys[s]["busy"] for s in socks):
             break
+        if now - t0 >= duration + 10:
+            break  # bounded: answers still missing are counted below
         allowed = int((now - t0) * rate) - sent if now - t0 < duration else 0
         while allowed > 0 and idle:
             s = idle.pop()
@@ -247,6 +251,14 @@ def sender_main(port, tokens, rate, duration, conns, result_q, start_at):
                 data = key.fileobj.recv(65536)
             except (BlockingIOError, InterruptedError):
                 continue
+            except OSError:
+                data = b""
+            if not data:
+                closed += 1
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                socks.remove(key.fileobj)
+                continue
             st["buf"] += data
             while True:
                 i = st["buf"].find(b"\r\n\r\n")
@@ -269,6 +281,7 @@ def sender_main(port, tokens, rate, duration, conns, result_q, start_at):
     for s in socks:
         s.close()
     result_q.put({"sent": sent, "answered": answered, "errors": errors, "elapsed": elapsed,
+                  "closed": closed,
                   "truth": truth})
 
 
@@ -388,6 +401,8 @@ def run_phase(args, oport, eport, edge_pid, tokens, nviewers):
         "reactions_sent": sres["sent"],
         "reactions_per_s": round(sres["sent"] / elapsed, 1),
         "sender_errors": sres["errors"],
+        "sender_unanswered": sres["sent"] - sres["answered"],
+        "sender_conns_closed": sres["closed"],
         "origin_reactions": o_react1 - o_react0,
         "origin_requests_per_s": round((o_req1 - o_req0) / elapsed, 2),
         "origin_batches_per_s": round((o_batch1 - o_batch0) / elapsed, 2),
