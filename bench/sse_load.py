@@ -14,9 +14,11 @@ It measures:
     batches per second over the run: with edges batching and following one
     event stream each, both must not grow with V;
   - per viewer and per (bucket, kind): the time from the last reaction of
-    that bucket being sent to the viewer seeing the bucket's final count
-    (p50/p99/max, and how many never saw it) -- "every viewer sees totals
-    within 1 s";
+    that bucket being sent to the viewer's socket receiving the bucket's
+    final count (p50/p99/max, and how many never saw it) -- "every viewer
+    sees totals within 1 s". Arrival is the kernel's receive timestamp
+    (SO_TIMESTAMPNS), so the client processes' own scheduling delays on a
+    busy machine do not count against the edge;
   - the edge's RSS (peak and at the end) and viewers dropped.
 
 Prints one JSON object per run and a summary. Not part of CI. Loopback
@@ -34,6 +36,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import struct
 import sys
 import tempfile
 import time
@@ -74,6 +77,13 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def post_json(port, path, body, token=None):
@@ -141,6 +151,22 @@ class Viewer:
                             self.seen[key] = (b["count"], now)
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
+TS_SPACE = socket.CMSG_SPACE(16)
+
+
+def recv_stamped(sock):
+    """(bytes, wall time the kernel queued the last of them): the arrival, not when this
+    process got round to reading (so a busy client does not count against the edge)."""
+    data, anc, _, _ = sock.recvmsg(262144, TS_SPACE)
+    for level, kind, blob in anc:
+        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(blob) >= 16:
+            sec, nsec = struct.unpack("qq", blob[:16])
+            return data, sec + nsec / 1e9
+    return data, time.time()
+
+
 def viewers_main(port, n, ready_q, ctl, result_q):
     """One process holding n viewers; reports readiness, then latencies when told the truth."""
     sel = selectors.DefaultSelector()
@@ -150,6 +176,7 @@ def viewers_main(port, n, ready_q, ctl, result_q):
         s = socket.socket()
         s.setblocking(True)
         s.settimeout(10)
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         s.connect(("127.0.0.1", port))
         s.sendall(req)
         s.setblocking(False)
@@ -162,7 +189,7 @@ def viewers_main(port, n, ready_q, ctl, result_q):
         for key, _ in sel.select(timeout=0.05):
             v = key.data
             try:
-                data = v.sock.recv(262144)
+                data, when = recv_stamped(v.sock)
             except (BlockingIOError, InterruptedError):
                 continue
             except OSError:
@@ -171,10 +198,10 @@ def viewers_main(port, n, ready_q, ctl, result_q):
                 v.closed = True
                 sel.unregister(v.sock)
                 continue
-            v.feed(data, time.monotonic())
+            v.feed(data, when)
         if ctl.poll():
             truth = ctl.recv()
-    # truth: {(bucket, kind): (final count, monotonic time the last one was sent)}
+    # truth: {(bucket, kind): (final count, wall time the last one was sent)}
     hist = [0] * HIST_BINS
     missing = 0
     late_keys = 0
@@ -242,7 +269,7 @@ def sender_main(port, tokens, rate, duration, conns, result_q, start_at):
             keys[s]["busy"] = True
             key = (t // 1000 * 1000, kind)
             c, _ = truth.get(key, (0, 0.0))
-            truth[key] = (c + 1, now)
+            truth[key] = (c + 1, time.time())  # wall clock: compared with kernel arrival stamps
             sent += 1
             allowed -= 1
         for key, _ in sel.select(timeout=0.001):
@@ -254,10 +281,23 @@ def sender_main(port, tokens, rate, duration, conns, result_q, start_at):
             except OSError:
                 data = b""
             if not data:
+                # the edge closes a connection that sent nothing for http.header_timeout
                 closed += 1
-                sel.unregister(key.fileobj)
-                key.fileobj.close()
-                socks.remove(key.fileobj)
+                old = key.fileobj
+                if old in idle:
+                    idle.remove(old)
+                sel.unregister(old)
+                socks.remove(old)
+                old.close()
+                n = socket.create_connection(("127.0.0.1", port))
+                n.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                n.setblocking(False)
+                sel.register(n, selectors.EVENT_READ, {"i": st["i"], "buf": b"", "busy": False})
+                keys[n] = sel.get_key(n).data
+                socks.append(n)
+                idle.append(n)
+                if st["busy"]:
+                    errors += 1  # its answer is lost
                 continue
             st["buf"] += data
             while True:
@@ -281,7 +321,7 @@ def sender_main(port, tokens, rate, duration, conns, result_q, start_at):
     for s in socks:
         s.close()
     result_q.put({"sent": sent, "answered": answered, "errors": errors, "elapsed": elapsed,
-                  "closed": closed,
+                  "closed": closed, "cpu": cpu_s(os.getpid()),
                   "truth": truth})
 
 
@@ -333,7 +373,7 @@ def percentile(hist, q):
     return HIST_BINS * HIST_MS / 1000.0
 
 
-def run_phase(args, oport, eport, edge_pid, tokens, nviewers):
+def run_phase(args, oport, eport, edge_pid, origin_pid, tokens, nviewers):
     ctx = mp.get_context("fork")
     nproc = max(1, min(args.viewer_procs, nviewers // 100 or 1))
     ready_q, result_q = ctx.Queue(), ctx.Queue()
@@ -364,12 +404,16 @@ def run_phase(args, oport, eport, edge_pid, tokens, nviewers):
                          args=(eport, tokens, args.rate, args.duration, args.conns, sq, start_at),
                          daemon=True)
     sender.start()
+    cpu0 = {"edge": cpu_s(edge_pid), "origin": cpu_s(origin_pid), "sender": cpu_s(sender.pid),
+            "viewers": sum(cpu_s(p.pid) for p in procs)}
     rss_peak = 0
     t_end = start_at + args.duration + 5
     while time.monotonic() < t_end and sender.is_alive():
         rss_peak = max(rss_peak, rss_kib(edge_pid))
         time.sleep(0.5)
+    cpu1 = {"edge": cpu_s(edge_pid), "origin": cpu_s(origin_pid), "viewers": sum(cpu_s(p.pid) for p in procs)}
     sres = sq.get(timeout=120)
+    cpu1["sender"] = sres["cpu"]
     sender.join(10)
     o_req1, o_batch1 = metric(oport, "http.requests"), metric(oport, "origin.social.batches")
     elapsed = sres["elapsed"]
@@ -416,6 +460,8 @@ def run_phase(args, oport, eport, edge_pid, tokens, nviewers):
         "never_saw_final": missing,
         "viewers_closed": closed,
         "viewers_dropped": metric(eport, "edge.sse.dropped") - dropped0,
+        "cpu_pct_of_one_core": {k: round(100 * (cpu1[k] - cpu0[k]) / elapsed) for k in cpu0},
+        "cores": os.cpu_count(),
         "edge_rss_idle_kib": rss_idle,
         "edge_rss_peak_kib": rss_peak,
     }
@@ -451,7 +497,7 @@ def main():
         tokens = [post_json(eport, "/api/sessions", {"name": f"bench{i}"})["token"] for i in range(32)]
         results = []
         for v in [int(x) for x in args.viewers.split(",")]:
-            r = run_phase(args, oport, eport, procs[1].pid, tokens, v)
+            r = run_phase(args, oport, eport, procs[1].pid, procs[0].pid, tokens, v)
             print(json.dumps(r), flush=True)
             results.append(r)
         print("\nviewers  reactions/s  origin req/s  batches/s  polls/s  p50 s  p99 s  max s  >1s  missed  dropped  edge RSS peak")
@@ -461,6 +507,9 @@ def main():
                   f"{r['seen_final_p50_s']!s:>5}  {r['seen_final_p99_s']!s:>5}  {r['seen_final_max_s']:>5}  "
                   f"{r['seen_later_than_1s']:>3}  {r['never_saw_final']:>6}  {r['viewers_dropped']:>7}  "
                   f"{r['edge_rss_peak_kib'] // 1024} MiB")
+        print("\nCPU, % of one core over the run:")
+        for r in results:
+            print(f"{r['viewers']:>7}  {r['cpu_pct_of_one_core']}  (cores: {r['cores']})")
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
