@@ -39,8 +39,7 @@ static const struct conf_key origin_conf_keys[] = {
      1, 65536, NULL, false, "RTMP connections open at once; more are closed on accept."},
     {"rtmp.read_batch", CONF_DURATION, offsetof(struct origin_conf, rtmp_read_batch), "50ms", 0,
      100, NULL, false,
-     "Publishers' input is read in batches this often (one wake-up, one journal write each); 0 "
-     "reads every packet as it arrives. Counts in the journal's loss bound with sync_interval."},
+     "Publishers are read in one batch this often (0: as data arrives); part of the loss bound."},
     {"live.segment_duration", CONF_DURATION, offsetof(struct origin_conf, segment_duration), "2s",
      100, 60 * CONF_SEC, NULL, false,
      "Target duration of live segments; cuts happen at the first keyframe at or after it."},
