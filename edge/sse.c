@@ -45,6 +45,7 @@
 #define SSE_LOOPS_MAX 64
 #define SSE_RETRY_MS 1000
 #define SSE_DRAIN_CHECK_MS 200
+#define SSE_LINGER_MS 60000 /* keep following this long after the last viewer left */
 
 /* ---- the hub ---- */
 
@@ -71,8 +72,9 @@ static struct {
     pthread_mutex_t mu;
     struct sse_ring *rings; /* owned: max_streams of them */
     size_t nrings, ring_cap;
-    uint64_t pos;   /* the origin event id followed up to */
-    bool following; /* pos is known */
+    uint64_t pos;        /* the origin event id followed up to */
+    bool following;      /* pos is known */
+    uint64_t idle_since; /* when the last viewer left (monotonic ms) */
     uint64_t tick;
     struct sse_loop *loops[SSE_LOOPS_MAX]; /* borrowed: each worker's */
     atomic_long viewers;
@@ -91,6 +93,8 @@ struct sse_viewer {
     struct sse_ring *ring; /* ref: one of ring->viewers */
     uint64_t last;         /* the newest id written */
     bool blocked;          /* waiting for on_writable */
+    bool waiting;          /* the hub is not following yet: "ready" not sent */
+    bool resume;           /* came with Last-Event-ID */
     TAILQ_ENTRY(sse_viewer) link;
 };
 
@@ -200,8 +204,9 @@ sse_viewer_detach(struct sse_viewer *v)
     AN(v->ring->viewers);
     v->ring->viewers--;
     v->ring->last_used = ++hub.tick;
+    if (atomic_fetch_sub(&hub.viewers, 1) == 1)
+        hub.idle_since = api_mono_ms();
     AZ(pthread_mutex_unlock(&hub.mu));
-    atomic_fetch_sub(&hub.viewers, 1);
     metric_gauge_add(hub.m_viewers, -1);
 }
 
@@ -284,6 +289,30 @@ sse_viewer_writable(struct httpd_req *r, void *arg)
         sse_viewer_drop(v);
 }
 
+/*
+ * Sends "ready" (no id: the browser's Last-Event-ID stays the last real
+ * one), then what v may already have. Under hub.mu, with the hub
+ * following: before that, where "now" is in the log is not known yet.
+ */
+static void
+sse_viewer_ready(struct sse_viewer *v)
+{
+    struct sse_ring *g = v->ring;
+    char ready[64];
+    int n;
+
+    v->waiting = false;
+    if (!v->resume)
+        v->last = g->n > 0 ? g->msgs[(g->head + g->n - 1) % hub.ring_cap].id : g->floor;
+    else if (v->last > hub.pos)
+        v->last = hub.pos; /* from the future (another log?): from now on */
+    n = snprintf(ready, sizeof(ready), "event: ready\ndata: {\"last\":%" PRIu64 "}\n\n", v->last);
+    AN(n > 0 && (size_t)n < sizeof(ready));
+    if (httpd_resp_write(v->r, ready, (size_t)n) != 0)
+        return; /* closing: on_close follows */
+    (void)sse_viewer_flush(v);
+}
+
 static void
 sse_loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -303,8 +332,12 @@ sse_loop_wake_cb(evutil_socket_t fd, short what, void *arg)
                 drop[nd++] = v;
             continue;
         }
-        if (!v->blocked)
+        if (v->waiting) {
+            if (hub.following)
+                sse_viewer_ready(v);
+        } else if (!v->blocked) {
             (void)sse_viewer_flush(v);
+        }
     }
     AZ(pthread_mutex_unlock(&hub.mu));
     for (i = 0; i < nd; i++)
@@ -383,8 +416,7 @@ sse_handle(struct api_loop *l, struct httpd_req *r)
     struct sse_loop *sl;
     struct sse_ring *g;
     uint64_t last = 0;
-    char tkind, ready[96];
-    int n;
+    char tkind;
 
     CHECK_OBJ_NOTNULL(l, API_LOOP_MAGIC);
     CAST_OBJ_NOTNULL(sl, l->sse, SSE_LOOP_MAGIC);
@@ -411,13 +443,8 @@ sse_handle(struct api_loop *l, struct httpd_req *r)
     }
     AZ(pthread_mutex_lock(&hub.mu));
     g = sse_ring_get(tkind, id);
-    if (g != NULL) {
+    if (g != NULL)
         g->viewers++;
-        if (lei == NULL)
-            last = g->n > 0 ? g->msgs[(g->head + g->n - 1) % hub.ring_cap].id : g->floor;
-        else if (hub.following && last > hub.pos)
-            last = hub.pos; /* from the future (another edge's ids?): from now on */
-    }
     AZ(pthread_mutex_unlock(&hub.mu));
     if (g == NULL) {
         atomic_fetch_sub(&hub.viewers, 1);
@@ -432,6 +459,8 @@ sse_handle(struct api_loop *l, struct httpd_req *r)
     v->r = r;
     v->ring = g;
     v->last = last;
+    v->resume = lei != NULL;
+    v->waiting = true;
     TAILQ_INSERT_TAIL(&sl->viewers, v, link);
     httpd_req_on_close(r, sse_viewer_on_close, v);
     if (httpd_resp_header(r, "Cache-Control", "no-store") != 0 ||
@@ -439,17 +468,14 @@ sse_handle(struct api_loop *l, struct httpd_req *r)
         httpd_resp_header(r, "Content-Type", "text/event-stream; charset=utf-8") != 0)
         XXX_HANDLE(0);
     httpd_resp_start(r, 200, -1);
-    /* "ready" carries no id: the browser's Last-Event-ID stays the last real one */
-    n = snprintf(ready, sizeof(ready), "%sevent: ready\ndata: {\"last\":%" PRIu64 "}\n\n", hello,
-                 last);
-    AN(n > 0 && (size_t)n < sizeof(ready));
-    if (httpd_resp_write(r, ready, (size_t)n) != 0)
+    if (httpd_resp_write(r, hello, sizeof(hello) - 1) != 0)
         return; /* closed: on_close freed v */
-    if (lei != NULL) {
-        AZ(pthread_mutex_lock(&hub.mu));
-        (void)sse_viewer_flush(v);
-        AZ(pthread_mutex_unlock(&hub.mu));
-    }
+    AZ(pthread_mutex_lock(&hub.mu));
+    if (hub.following)
+        sse_viewer_ready(v);
+    else if (hub.loops[0] != NULL && hub.loops[0]->follow)
+        event_active(hub.loops[0]->retry, EV_TIMEOUT, 0); /* the first viewer: follow */
+    AZ(pthread_mutex_unlock(&hub.mu));
 }
 
 /* ---- the follower (worker 0) ---- */
@@ -539,9 +565,15 @@ sse_publish(struct sse_batch *b)
     }
     for (k = 0; k < nruns; k++)
         sse_run_flush(&runs[k]);
-    if (!hub.following)
-        hub.pos = b->last; /* the first answer: start from the newest */
-    else if (b->reset)
+    if (!hub.following) {
+        /* (re)starting from the newest: what came before is unknown here */
+        for (k = 0; k < hub.nrings; k++)
+            if (hub.rings[k].used) {
+                sse_ring_empty(&hub.rings[k]);
+                hub.rings[k].floor = b->last;
+            }
+        hub.pos = b->last;
+    } else if (b->reset)
         hub.pos = b->upto > 0 ? b->upto : b->last;
     else if (b->upto > hub.pos)
         hub.pos = b->upto;
@@ -606,6 +638,7 @@ sse_up_done(struct httpc_req *u, int err, void *arg)
     struct sse_loop *sl;
     struct sse_batch *b;
     int status, rc;
+    bool idle;
 
     CAST_OBJ_NOTNULL(sl, arg, SSE_LOOP_MAGIC);
     sl->up = NULL;
@@ -631,6 +664,17 @@ sse_up_done(struct httpc_req *u, int err, void *arg)
     sse_batch_clear(b);
     xfree(b);
     sse_wake_all();
+    /* Nobody has watched for SSE_LINGER_MS: stop asking; the next viewer
+     * starts again from the newest (a viewer back within the linger
+     * resumes from its ring). Under the lock: a viewer counts itself
+     * before it looks. */
+    AZ(pthread_mutex_lock(&hub.mu));
+    idle = atomic_load(&hub.viewers) == 0 && api_mono_ms() - hub.idle_since > SSE_LINGER_MS;
+    if (idle)
+        hub.following = false;
+    AZ(pthread_mutex_unlock(&hub.mu));
+    if (idle)
+        return;
     if (sl->follow)
         sse_follow_next(sl);
 }
@@ -755,9 +799,7 @@ sse_loop_start(struct api_loop *l, bool follow)
     AZ(pthread_mutex_lock(&hub.mu));
     hub.loops[l->id] = sl;
     AZ(pthread_mutex_unlock(&hub.mu));
-    sl->follow = follow && l->id == 0;
-    if (sl->follow)
-        event_active(sl->retry, EV_TIMEOUT, 0);
+    sl->follow = follow && l->id == 0; /* started by the first viewer */
 }
 
 void

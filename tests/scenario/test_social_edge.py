@@ -64,6 +64,8 @@ def test_api_is_proxied_and_never_cached(cdn):
         assert "cascade-edge" in (r.header("via") or "")
     assert origin.metric("http.requests") - before >= 2
     assert edge.metric("edge.cache.stored", default=0) == 0
+    # no viewer on /events/ yet: the edge does not follow the origin's log
+    assert edge.metric("edge.sse.polls") == 0
 
 
 def test_rate_limit_per_address_answers_429_with_retry_after(cdn):
