@@ -19,7 +19,11 @@ It measures:
     sees totals within 1 s". Arrival is the kernel's receive timestamp
     (SO_TIMESTAMPNS), so the client processes' own scheduling delays on a
     busy machine do not count against the edge;
-  - the edge's RSS (peak and at the end) and viewers dropped.
+  - the edge's RSS (peak and at the end) and viewers dropped;
+  - where the time goes, from the edge's histograms: how long the origin
+    took to accept each batch (edge.reactions.batch_seconds) and how long
+    a worker took from an origin answer to its viewers written
+    (edge.sse.fanout_seconds).
 
 Prints one JSON object per run and a summary. Not part of CI. Loopback
 only; bounded: every phase ends at DURATION + a grace period, and every
@@ -69,6 +73,26 @@ def metric(port, name):
         if key in (prom, prom + "_total"):
             total += float(line.split(" ")[-1])
     return total
+
+
+def histogram(port, name):
+    """{le: cumulative count} of a histogram (summed over labels)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    prom = "cascade_" + name.replace(".", "_") + "_bucket{"
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(prom):
+            le = line.split('le="')[1].split('"')[0]
+            out[le] = out.get(le, 0) + float(line.split(" ")[-1])
+    return out
+
+
+def hist_share(h0, h1, le):
+    """Share of the observations between two snapshots that were <= le."""
+    total = h1.get("+Inf", 0) - h0.get("+Inf", 0)
+    if total <= 0:
+        return None
+    return round((h1.get(le, 0) - h0.get(le, 0)) / total, 4)
 
 
 def rss_kib(pid):
@@ -404,6 +428,8 @@ def run_phase(args, oport, eport, edge_pid, origin_pid, tokens, nviewers):
                          args=(eport, tokens, args.rate, args.duration, args.conns, sq, start_at),
                          daemon=True)
     sender.start()
+    hb0 = histogram(eport, "edge.reactions.batch_seconds")
+    hf0 = histogram(eport, "edge.sse.fanout_seconds")
     cpu0 = {"edge": cpu_s(edge_pid), "origin": cpu_s(origin_pid), "sender": cpu_s(sender.pid),
             "viewers": sum(cpu_s(p.pid) for p in procs)}
     rss_peak = 0
@@ -419,6 +445,8 @@ def run_phase(args, oport, eport, edge_pid, origin_pid, tokens, nviewers):
     elapsed = sres["elapsed"]
     time.sleep(args.grace)  # the last window's batch, poll and fan-out
     o_react1 = metric(oport, "origin.social.reactions")
+    hb1 = histogram(eport, "edge.reactions.batch_seconds")
+    hf1 = histogram(eport, "edge.sse.fanout_seconds")
     polls1 = metric(eport, "edge.sse.polls")
     rss_peak = max(rss_peak, rss_kib(edge_pid))
     truth = sres.pop("truth")
@@ -460,6 +488,11 @@ def run_phase(args, oport, eport, edge_pid, origin_pid, tokens, nviewers):
         "never_saw_final": missing,
         "viewers_closed": closed,
         "viewers_dropped": metric(eport, "edge.sse.dropped") - dropped0,
+        "batch_rtt_le_0.1s": hist_share(hb0, hb1, "0.1"),
+        "batch_rtt_le_0.5s": hist_share(hb0, hb1, "0.5"),
+        "batch_rtt_le_1s": hist_share(hb0, hb1, "1"),
+        "fanout_le_0.05s": hist_share(hf0, hf1, "0.05"),
+        "fanout_le_0.25s": hist_share(hf0, hf1, "0.25"),
         "cpu_pct_of_one_core": {k: round(100 * (cpu1[k] - cpu0[k]) / elapsed) for k in cpu0},
         "cores": os.cpu_count(),
         "edge_rss_idle_kib": rss_idle,

@@ -184,6 +184,8 @@ reactions_table_check(const struct reactions_table *t)
 
 /* ---- process-wide ---- */
 
+static const double reactions_rtt_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
 static struct {
     pthread_mutex_t mu;
     struct reactions_table *table; /* owned, under mu */
@@ -193,6 +195,7 @@ static struct {
     char *edge_key, *edge_name; /* owned */
     bool enabled, started;
     struct metric *m_received, *m_batches, *m_failed, *m_busy, *m_deltas, *m_rejected;
+    struct metric *m_batch_seconds;
 } rx_g;
 
 enum reactions_sender_state {
@@ -216,6 +219,8 @@ struct reactions_sender {
     uint64_t batch_reactions;
     char answer[REACTIONS_ANSWER_MAX + 1];
     size_t answer_len;
+    unsigned session_failures; /* in a row; logged once */
+    uint64_t sent_ms;          /* when the batch in flight left */
 };
 
 bool
@@ -268,6 +273,9 @@ reactions_start(const struct edge_conf *c)
     rx_g.m_rejected =
         metrics_counter("edge.reactions.rejected", "Batches the origin refused (dropped).");
     rx_g.m_busy = metrics_counter("edge.reactions.busy", "Reactions refused: table full.");
+    rx_g.m_batch_seconds =
+        metrics_histogram("edge.reactions.batch_seconds", "Time the origin took to accept a batch.",
+                          reactions_rtt_bounds, ARRAY_SIZE(reactions_rtt_bounds));
     rx_g.started = true;
     return 0;
 }
@@ -336,6 +344,7 @@ reactions_batch_done(struct reactions_sender *s, int status, int err)
 {
     if (err == 0 && status == 200) {
         metric_inc(rx_g.m_batches);
+        metric_observe(rx_g.m_batch_seconds, (double)(api_mono_ms() - s->sent_ms) / 1000.0);
         xfree(s->batch);
         s->batch = NULL;
         s->seq++;
@@ -373,8 +382,10 @@ reactions_up_done(struct httpc_req *u, int err, void *arg)
     if (s->state == RX_SESSION) {
         if (err == 0)
             reactions_session_done(s, status);
-        else
+        else if (s->session_failures++ == 0) /* once per outage: it is retried every window */
             LOG(LOG_INFO, "reactions", "session_failed", "conn=0 err=%s", err_name(err));
+        if (s->token[0] != '\0')
+            s->session_failures = 0;
     } else {
         reactions_batch_done(s, status, err);
     }
@@ -480,6 +491,7 @@ reactions_tick(evutil_socket_t fd, short what, void *arg)
     if (s->batch == NULL)
         return;
     s->state = RX_BATCH;
+    s->sent_ms = api_mono_ms();
     reactions_post(s, "/api/reactions/batch", s->batch, s->batch_len, true);
     if (s->up == NULL)
         s->state = RX_IDLE;

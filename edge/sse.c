@@ -72,9 +72,10 @@ static struct {
     pthread_mutex_t mu;
     struct sse_ring *rings; /* owned: max_streams of them */
     size_t nrings, ring_cap;
-    uint64_t pos;        /* the origin event id followed up to */
-    bool following;      /* pos is known */
-    uint64_t idle_since; /* when the last viewer left (monotonic ms) */
+    uint64_t pos;          /* the origin event id followed up to */
+    bool following;        /* pos is known */
+    uint64_t idle_since;   /* when the last viewer left (monotonic ms) */
+    uint64_t published_ms; /* when the last answer reached the rings (monotonic ms) */
     uint64_t tick;
     struct sse_loop *loops[SSE_LOOPS_MAX]; /* borrowed: each worker's */
     atomic_long viewers;
@@ -82,7 +83,7 @@ static struct {
     uint64_t keepalive_ms, poll_wait_ms;
     bool started;
     struct metric *m_viewers, *m_events, *m_messages, *m_dropped, *m_polls, *m_poll_errors,
-        *m_resets, *m_refused;
+        *m_resets, *m_refused, *m_fanout;
 } hub;
 
 struct sse_viewer {
@@ -318,6 +319,7 @@ sse_loop_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct sse_viewer *v, *next, *drop[64];
     struct sse_loop *sl;
+    uint64_t published;
     size_t nd = 0, i;
 
     (void)fd;
@@ -339,7 +341,10 @@ sse_loop_wake_cb(evutil_socket_t fd, short what, void *arg)
             (void)sse_viewer_flush(v);
         }
     }
+    published = hub.published_ms;
     AZ(pthread_mutex_unlock(&hub.mu));
+    if (published != 0 && !TAILQ_EMPTY(&sl->viewers))
+        metric_observe(hub.m_fanout, (double)(api_mono_ms() - published) / 1000.0);
     for (i = 0; i < nd; i++)
         sse_viewer_drop(drop[i]);
     if (nd == ARRAY_SIZE(drop))
@@ -660,6 +665,7 @@ sse_up_done(struct httpc_req *u, int err, void *arg)
     DASSERT((sse_batch_check(b), 1));
     AZ(pthread_mutex_lock(&hub.mu));
     sse_publish(b);
+    hub.published_ms = api_mono_ms();
     AZ(pthread_mutex_unlock(&hub.mu));
     sse_batch_clear(b);
     xfree(b);
@@ -727,6 +733,8 @@ sse_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- life ---- */
 
+static const double sse_fanout_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+
 int
 sse_start(const struct edge_conf *c)
 {
@@ -749,6 +757,9 @@ sse_start(const struct edge_conf *c)
     hub.m_polls = metrics_counter("edge.sse.polls", "Requests for the origin's event log.");
     hub.m_poll_errors = metrics_counter("edge.sse.poll_errors", "Failed event-log requests.");
     hub.m_resets = metrics_counter("edge.sse.resets", "Origin answers that reset the log.");
+    hub.m_fanout = metrics_histogram("edge.sse.fanout_seconds",
+                                     "From an origin answer to a worker's viewers written.",
+                                     sse_fanout_bounds, ARRAY_SIZE(sse_fanout_bounds));
     hub.started = true;
     return 0;
 }

@@ -32,6 +32,12 @@ api_wall_ms(void)
     return 0;
 }
 
+uint64_t
+api_mono_ms(void)
+{
+    return 0;
+}
+
 void
 api_reply_error(struct httpd_req *r, int status, const char *code, const char *msg,
                 unsigned retry_after_s)
