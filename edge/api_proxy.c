@@ -606,7 +606,9 @@ edge_api_handle(struct edge_worker *w, struct httpd_req *r)
     AN(wid < API_LOOPS_MAX);
     CAST_OBJ_NOTNULL(l, api_g.loops[wid], API_LOOP_MAGIC);
     metric_inc(api_m.requests);
-    if (!api_rate_ok(r))
+    /* A shield's clients are edges, which limited their viewers already:
+     * one edge's address carries all of them. */
+    if (w->conf->role == EDGE_ROLE_EDGE && !api_rate_ok(r))
         return true;
     if (path[1] == 'e') {
         if (w->conf->role == EDGE_ROLE_SHIELD) {

@@ -293,3 +293,22 @@ def test_slow_viewer_is_dropped_and_memory_stays_bounded(cdn):
         assert rss_kib(edge) - rss0 < 32 * 1024, (rss0, rss_kib(edge))
     fast.close()
     slow.close()
+
+
+def test_edge_behind_a_shield_reaches_the_origin(cdn):
+    origin = cdn.origin(conf=origin_conf())
+    shield = cdn.edge(upstream=origin, role="shield", conf=edge_conf(**{"ratelimit.addr_rate": 1}))
+    edge = cdn.edge(upstream=shield, conf=edge_conf())
+    api = Api(edge)
+    tok = api.session("via-shield")
+    v = SSE(edge, "/events/s")
+    v.wait(lambda e: e["event"] == "ready", what="ready")
+    # more than the shield's own address limit: a shield does not rate-limit edges
+    for i in range(5):
+        api.ok("POST", "/api/streams/s/comments", {"text": f"c{i}"}, tok, want=201)
+    v.wait(lambda e: e["event"] == "comment" and e["data"]["comment"]["text"] == "c4", what="c4")
+    assert shield.metric("edge.api.limited", by="addr") == 0
+    # a shield has no event stream of its own
+    r = Api(shield).call("GET", "/events/s")
+    assert r.status == 404
+    v.close()
