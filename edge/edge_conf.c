@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "edge_conf.h"
 #include "err.h"
@@ -176,6 +177,23 @@ edge_conf_token_ok(const char *s)
     return s[n] == '\0';
 }
 
+/* Whether the canonical list "a:1,b:2" names one item twice (ASCII case-insensitive). */
+static bool
+edge_conf_has_duplicate(const char *list)
+{
+    const char *p, *q, *pe, *qe;
+
+    for (p = list; *p != '\0'; p = *pe == ',' ? pe + 1 : pe) {
+        pe = p + strcspn(p, ",");
+        for (q = *pe == ',' ? pe + 1 : pe; *q != '\0'; q = *qe == ',' ? qe + 1 : qe) {
+            qe = q + strcspn(q, ",");
+            if (pe - p == qe - q && strncasecmp(p, q, (size_t)(pe - p)) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 static int
 edge_conf_validate(const void *conf, struct conf_err *err)
 {
@@ -191,6 +209,10 @@ edge_conf_validate(const void *conf, struct conf_err *err)
     }
     if (c->cache_dir[0] == '\0') {
         (void)snprintf(err->msg, sizeof(err->msg), "cache.dir must not be empty");
+        return ERR_CONF;
+    }
+    if (edge_conf_has_duplicate(c->upstream)) {
+        (void)snprintf(err->msg, sizeof(err->msg), "upstream names the same host:port twice");
         return ERR_CONF;
     }
     if (c->shield_balance != 0 && c->shield_balance < 100) {

@@ -87,10 +87,10 @@ struct upstream_set {
     struct upstream_member *m[UPSTREAM_MAX]; /* owned */
     unsigned n;
     int by_ring[SHIELD_PICK_MAX_MEMBERS]; /* ring id -> member index */
+    struct metric *m_head;                /* edge.upstream.head_seconds */
 };
 
 static atomic_uint_fast64_t upstream_gen_next = 1;
-static struct metric *upstream_head_hist; /* edge.upstream.head_seconds */
 
 static const double upstream_head_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                               0.25,  0.5,   1,    2.5,   5,    10};
@@ -382,12 +382,9 @@ upstream_set_new(struct event_base *base, struct dns *dns, const struct upstream
                                                                             : "/healthz");
     s->conf.health_path = s->health_path;
     s->gen = atomic_fetch_add(&upstream_gen_next, 1);
-    if (upstream_head_hist == NULL)
-        upstream_head_hist =
-            metrics_histogram("edge.upstream.head_seconds",
-                              "Time from request sent to response head, all "
-                              "upstreams.",
-                              upstream_head_bounds, ARRAY_SIZE(upstream_head_bounds));
+    s->m_head = metrics_histogram("edge.upstream.head_seconds",
+                                  "Time from request sent to response head, all upstreams.",
+                                  upstream_head_bounds, ARRAY_SIZE(upstream_head_bounds));
     if (conf->hash) {
         s->ring = shield_pick_new(&conf->ring, &err);
         if (s->ring == NULL) {
@@ -464,6 +461,12 @@ uint64_t
 upstream_gen(const struct upstream_set *s)
 {
     return s->gen;
+}
+
+unsigned
+upstream_naddrs(const struct upstream_set *s, unsigned i)
+{
+    return i < s->n ? s->m[i]->naddrs : 0;
 }
 
 bool
@@ -578,13 +581,13 @@ upstream_done(struct upstream_set *s, struct upstream_ticket *t, enum upstream_r
     switch (result) {
     case UPSTREAM_OK:
         metric_add(m->m_latency, elapsed);
-        metric_observe(upstream_head_hist, (double)elapsed / 1000.0);
+        metric_observe(s->m_head, (double)elapsed / 1000.0);
         return;
     case UPSTREAM_NEUTRAL:
         return;
     case UPSTREAM_5XX:
         metric_add(m->m_latency, elapsed);
-        metric_observe(upstream_head_hist, (double)elapsed / 1000.0);
+        metric_observe(s->m_head, (double)elapsed / 1000.0);
         break;
     case UPSTREAM_CONNECT:
     case UPSTREAM_TIMEOUT:

@@ -126,6 +126,8 @@ int upstream_next(struct upstream_set *s, const void *key, size_t len,
  */
 void upstream_done(struct upstream_set *s, struct upstream_ticket *t, enum upstream_result result);
 
+/* Addresses member i has now (0 until its name resolved). */
+unsigned upstream_naddrs(const struct upstream_set *s, unsigned i);
 /* Whether member i is up (tests, metrics). */
 bool upstream_is_up(const struct upstream_set *s, unsigned i);
 const char *upstream_name(const struct upstream_set *s, unsigned i);
