@@ -122,7 +122,8 @@ class SegmentOrigin:
                 if origin.delay:
                     time.sleep(origin.delay)
                 seed = (self.path.encode() * (origin.body_size // max(1, len(self.path)) + 1))
-                cc = "no-store" if "nostore" in self.path else "max-age=3600, immutable"
+                cc = ("no-store" if "nostore" in self.path
+                      else "max-age=1" if "short" in self.path else "max-age=3600, immutable")
                 self._send(200, seed[: origin.body_size], cc)
 
             def _send(self, status, body, cc):

@@ -123,6 +123,19 @@ def test_kill9_of_a_shield_under_load_fails_no_viewer_request(cdn, tmp_path, req
     assert len(moved) > 50 and all(s == 200 for _, s in after)
     assert survivor.metric("edge.upstream.requests") > 0
 
+    # back: probes (rise 2, every 1 s), not viewer traffic, bring it up on every edge
+    t_back = time.monotonic()
+    victim.restart()
+    workers = [e.metric("edge.upstream.member_up", upstream=survivor_name) for e in tier.edges]
+    wait_for(lambda: [e.metric("edge.upstream.member_up", upstream=victim_name)
+                      for e in tier.edges] == workers, timeout=10, what="probes bring it back")
+    print(f"restarted shield up again on every edge after {time.monotonic() - t_back:.2f} s")
+    home_again = next(f"/live/k/back-{i}.m4s" for i in range(100)
+                      if ring_home(tier.shield_names, f"/live/k/back-{i}.m4s") == victim_name)
+    before = victim.metric("edge.upstream.requests")
+    assert tier.edges[0].get(home_again).status == 200
+    assert victim.metric("edge.upstream.requests") == before + 1  # its keys came home
+
 
 def test_dns_change_is_picked_up_after_its_ttl_and_kept_when_dns_dies(cdn, tmp_path, request):
     dns = Dnsmasq(tmp_path, {"origin.test": ["127.0.0.4"]})
@@ -210,3 +223,27 @@ def _video_rep(origin):
             if s["content"] == "video":
                 return s["reps"][0]["id"]
     raise AssertionError("no video set in the model")
+
+
+def test_when_every_upstream_is_down_stale_is_served_without_trying_them(cdn, request):
+    port = free_port_on("127.0.0.4", "127.0.0.5")
+    origins = [SegmentOrigin(ip, port, ip) for ip in ("127.0.0.4", "127.0.0.5")]
+    for o in origins:
+        request.addfinalizer(o.close)
+    members = [o.hostport for o in origins]
+    edge = cdn.edge(upstream=",".join(members), conf={"cache.stale_while_revalidate": "0s"})
+    wait_for(lambda: edge.get("/v/short-1.m4s").status == 200, timeout=10, what="first fetch")
+    for o in origins:
+        o.close()
+    wait_for(lambda: all(edge.metric("edge.upstream.member_up", upstream=m) == 0
+                         for m in members), timeout=10, what="probes mark both origins down")
+    sent = sum(edge.metric("edge.upstream.member_requests", upstream=m) for m in members)
+    exhausted = edge.metric("edge.upstream.exhausted")
+
+    rs = [edge.get("/v/short-1.m4s") for _ in range(5)]
+
+    assert [r.status for r in rs] == [200] * 5
+    assert all("stale-if-error" in (r.header("cache-status") or "") for r in rs), rs[0].headers
+    assert edge.metric("edge.upstream.exhausted") >= exhausted + 1
+    assert sum(edge.metric("edge.upstream.member_requests", upstream=m) for m in members) == sent
+    assert edge.get("/v/never-seen.m4s").status == 502
