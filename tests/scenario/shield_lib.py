@@ -300,3 +300,28 @@ def start_node(cdn, program, kind, host, port, conf=None, timeout=15.0, **flags)
     node = HostNode(name, argv[0], argv, node_dir, port, conf_path, rtmp_port)
     node.host = host
     return cdn._start(node, timeout)
+
+
+# ---------------------------------------------------------------- one encoder, two origins
+
+def publish_tee(ffmpeg, urls, seconds=60):
+    """
+    One ffmpeg encoding the test pattern once and pushing the same FLV to every
+    url (the tee muxer): two origins fed the same encoder, as an operator runs
+    a primary and a backup ingest. A cdn.Publisher, stopped with the fixture.
+    """
+    from cdn import Publisher
+
+    argv = ffmpeg.publish_argv("TEE", seconds)
+    assert argv[-3:] == ["-f", "flv", "TEE"], argv[-3:]
+    ffmpeg._n += 1
+    log = ffmpeg.tmp / f"publisher{ffmpeg._n}.log"
+    progress = ffmpeg.tmp / f"publisher{ffmpeg._n}.progress"
+    tee = "|".join(f"[f=flv:onfail=ignore]{u}" for u in urls)
+    # the tee muxer does not ask the encoders for global headers; FLV needs them
+    argv = argv[:-3] + ["-flags", "+global_header", "-map", "0:v", "-map", "1:a",
+                        "-progress", str(progress),
+                        "-stats_period", "0.1", "-f", "tee", tee]
+    pub = Publisher(argv, log, progress)
+    ffmpeg.publishers.append(pub)
+    return pub
