@@ -98,12 +98,6 @@ struct edge {
     struct edge_metrics m;
 };
 
-struct edge_upstream {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    char text[64]; /* "127.0.0.1:8080" */
-};
-
 struct edge_worker {
     unsigned magic;
 #define EDGE_WORKER_MAGIC 0x65647772U
@@ -115,13 +109,9 @@ struct edge_worker {
     struct store_loop *sl;        /* owned */
     struct collapse_loop cl;
     struct cache_policy_conf policy;
-    /* ---- upstreams (issue 8): the fetcher uses upset; ups[] is the literal-address
-     * view of the same list, for callers that have not moved to upset ---- */
-    struct dns *dns;            /* owned: this loop's resolver */
-    struct upstream_set *upset; /* owned: rebuilt on reload */
-    struct edge_upstream ups[CONF_ADDR_LIST_MAX];
-    unsigned nups;
-    unsigned up_next;
+    /* ---- upstreams (issue 8; edge/upstream.h) ---- */
+    struct dns *dns;                  /* owned: this loop's resolver */
+    struct upstream_set *upset;       /* owned: rebuilt when an upstream key changes on reload */
     uint64_t max_object;              /* bytes stored at most */
     struct evbuffer *scratch;         /* owned: a hit's body on its way to httpd */
     struct access_log *alog;          /* owned: this worker's buffer and file */

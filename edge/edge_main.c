@@ -6,8 +6,9 @@
  *
  * Owns: edge_g (the store and the collapse table, for the process's
  * life) and each worker's struct edge_worker (made and freed on that
- * worker's thread). Not here: answering requests (edge_proxy.c), fetching
- * (edge_fetch.c), purging (purge.c).
+ * worker's thread), with its resolver and upstream set. A request whose
+ * CDN-Loop names this node is refused with 508 before anything else. Not here: answering requests
+ * (edge_proxy.c), fetching (edge_fetch.c), purging (purge.c).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -91,55 +92,6 @@ edge_metrics_init(struct edge_metrics *m)
                                "Requests refused with 508: CDN-Loop named this node.");
     m->up_exhausted = metrics_counter("edge.upstream.exhausted",
                                       "Fetches with no upstream left to try (all down).");
-}
-
-/* "a:1,b:2" -> w->ups (IP literals; names come with the shield's resolver). */
-static void
-edge_worker_upstreams(struct edge_worker *w, const char *list)
-{
-    char item[CONF_HOST_MAX + 16], host[CONF_HOST_MAX + 1];
-    struct sockaddr_in *sin;
-    struct sockaddr_in6 *sin6;
-    struct edge_upstream *up;
-    const char *p = list, *comma;
-    uint16_t port;
-    size_t n;
-
-    w->nups = 0;
-    while (*p != '\0' && w->nups < ARRAY_SIZE(w->ups)) {
-        comma = strchr(p, ',');
-        n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        if (n < sizeof(item)) {
-            memcpy(item, p, n);
-            item[n] = '\0';
-            up = &w->ups[w->nups];
-            memset(up, 0, sizeof(*up));
-            if (conf_split_addr(item, host, sizeof(host), &port) == 0) {
-                sin = (struct sockaddr_in *)(void *)&up->ss;
-                sin6 = (struct sockaddr_in6 *)(void *)&up->ss;
-                if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-                    sin->sin_family = AF_INET;
-                    sin->sin_port = htons(port);
-                    up->len = sizeof(*sin);
-                } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-                    sin6->sin6_family = AF_INET6;
-                    sin6->sin6_port = htons(port);
-                    up->len = sizeof(*sin6);
-                }
-            }
-            if (up->len != 0) {
-                (void)snprintf(up->text, sizeof(up->text), "%.63s", item);
-                w->nups++;
-            } else if (node_worker_id(w->nw) == 0) {
-                LOG(LOG_WARN, "edge", "upstream_skipped", "conn=0 upstream=%s why=not_an_ip", item);
-            }
-        }
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    if (w->up_next >= w->nups)
-        w->up_next = 0;
 }
 
 /* ---- upstreams (issue 8): names, health, ring; edge/upstream.c ---- */
@@ -313,7 +265,6 @@ edge_worker_apply(struct edge_worker *w, const struct edge_conf *c)
     edge_upstream_apply(w, w->conf, c);
     w->conf = c;
     edge_policy_from_conf(c, &w->policy);
-    edge_worker_upstreams(w, c->upstream);
     w->cl.wait_timeout_ms = c->collapse_wait_timeout;
     w->cl.max_lag = c->collapse_max_lag;
     w->max_object = c->cache_max_object < edge_g.body_max ? c->cache_max_object : edge_g.body_max;
@@ -357,6 +308,17 @@ edge_worker_init(struct node_worker *nw)
     w->scratch = evbuffer_new();
     AN(w->scratch);
     edge_worker_apply(w, c);
+    if (w->upset == NULL) {
+        /* logged by upstream.c: a member the set cannot use */
+        evbuffer_free(w->scratch);
+        dns_free(&w->dns);
+        httpc_free(&w->httpc);
+        (void)event_base_loop(w->base, EVLOOP_NONBLOCK);
+        access_log_free(&w->alog);
+        store_loop_free(&w->sl);
+        FREE_OBJ(w);
+        return ERR_CONF;
+    }
     node_worker_set_data(nw, w);
     return 0;
 }
