@@ -143,6 +143,8 @@ edge_upstream_apply(struct edge_worker *w, const struct edge_conf *old, const st
         LOG(LOG_ERR, "edge", "upstreams_unusable", "conn=0 upstream=%s", c->upstream);
         return;
     }
+    if (w->upset != NULL)
+        upstream_set_inherit(s, w->upset);
     upstream_set_free(&w->upset);
     w->upset = s;
 }

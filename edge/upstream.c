@@ -29,6 +29,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "conf.h"
@@ -422,6 +423,38 @@ upstream_set_new(struct event_base *base, struct dns *dns, const struct upstream
                                                         (i + 1) / (s->n + 1)));
     *out = s;
     return 0;
+}
+
+void
+upstream_set_inherit(struct upstream_set *s, const struct upstream_set *prev)
+{
+    const struct upstream_member *o;
+    struct upstream_member *m;
+    unsigned i, j;
+
+    CHECK_OBJ_NOTNULL(s, UPSTREAM_SET_MAGIC);
+    CHECK_OBJ_NOTNULL(prev, UPSTREAM_SET_MAGIC);
+    for (i = 0; i < s->n; i++) {
+        m = s->m[i];
+        for (j = 0; j < prev->n; j++) {
+            o = prev->m[j];
+            if (strcasecmp(m->name, o->name) != 0)
+                continue;
+            if (m->naddrs == 0 && o->naddrs > 0) {
+                memcpy(m->addrs, o->addrs, sizeof(m->addrs));
+                memcpy(m->lens, o->lens, sizeof(m->lens));
+                m->naddrs = o->naddrs;
+            }
+            if (!o->up && m->up && s->n > 1) {
+                /* the same outage, not a new one: not counted again */
+                m->up = false;
+                m->down_ms = o->down_ms;
+                metric_gauge_add(m->m_up, -1);
+            }
+            upstream_sync_ring(m);
+            break;
+        }
+    }
 }
 
 void

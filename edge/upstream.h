@@ -101,6 +101,14 @@ struct upstream_ticket {
  */
 int upstream_set_new(struct event_base *base, struct dns *dns, const struct upstream_conf *conf,
                      const char *list, unsigned worker, struct upstream_set **out) WARN_UNUSED;
+/*
+ * After a reload: members of s that prev also has (same host:port) start
+ * with prev's addresses (until their own watch answers) and, when prev
+ * saw them down, down (until their probes bring them back), so a reload
+ * neither drops requests while names resolve again nor sends viewer
+ * traffic to a member known to be down.
+ */
+void upstream_set_inherit(struct upstream_set *s, const struct upstream_set *prev);
 /* Cancels probes and watches. *ps becomes NULL. Run the loop once afterwards. */
 void upstream_set_free(struct upstream_set **ps);
 

@@ -387,6 +387,46 @@ test_a_ticket_of_an_older_set_is_ignored(void **state)
 }
 
 static void
+test_a_rebuilt_set_inherits_addresses_and_down_members(void **state)
+{
+    struct upstream_conf c;
+    struct upstream_set *a, *b = NULL;
+    int64_t live;
+    int o[UPSTREAM_MAX];
+    int i;
+
+    (void)state;
+    (void)warm("127.0.0.1:1001,127.0.0.1:1002,127.0.0.1:1003");
+    live = warm("127.0.0.1:1001,127.0.0.1:1002");
+    s_start();
+    a = set_new("127.0.0.1:1001,127.0.0.1:1002", true, 0);
+    for (i = 0; i < 3; i++)
+        report(a, 1, UPSTREAM_CONNECT);
+    assert_false(upstream_is_up(a, 1));
+
+    upstream_conf_defaults(&c);
+    c.health_interval_ms = 0;
+    assert_int_equal(0, upstream_set_new(S.base, S.dns, &c,
+                                         "127.0.0.1:1002,127.0.0.1:1003,"
+                                         "127.0.0.1:1001",
+                                         0, &b));
+    upstream_set_inherit(b, a);
+    upstream_set_free(&a);
+    /* usable at once, before any loop turn: the inherited addresses */
+    assert_int_equal(1, upstream_naddrs(b, 0));
+    assert_int_equal(0, upstream_naddrs(b, 1)); /* new: waits for its own answer */
+    assert_int_equal(1, upstream_naddrs(b, 2));
+    assert_false(upstream_is_up(b, 0)); /* 1002 was down: it stays down */
+    assert_true(upstream_is_up(b, 2));
+    assert_int_equal(1, try_order(b, "/a", o));
+    assert_int_equal(2, o[0]);
+    upstream_set_check(b);
+    upstream_set_free(&b);
+    s_stop();
+    UNIT_END(live);
+}
+
+static void
 test_bad_lists_are_refused(void **state)
 {
     struct upstream_conf c;
@@ -455,6 +495,7 @@ main(void)
         cmocka_unit_test(test_ring_order_follows_shield_pick_and_skips_down_members),
         cmocka_unit_test(test_probes_take_a_member_down_and_bring_it_back),
         cmocka_unit_test(test_a_ticket_of_an_older_set_is_ignored),
+        cmocka_unit_test(test_a_rebuilt_set_inherits_addresses_and_down_members),
         cmocka_unit_test(test_bad_lists_are_refused),
         cmocka_unit_test(test_cdn_loop_scan),
     };
