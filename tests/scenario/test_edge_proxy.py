@@ -133,6 +133,9 @@ def test_head_is_answered_from_the_stored_get(cdn):
 
     with edge.conn() as c:
         head_miss = c.request("HEAD", "/v/init.mp4")
+        # The store commits on its writer thread: until then a request joins
+        # the fetch (collapsed) instead of hitting.
+        wait_for(lambda: edge.metric("edge.cache.stored") >= 1, 10, what="the GET stored")
         head_hit = c.request("HEAD", "/v/init.mp4")
         get = c.request("GET", "/v/init.mp4")
 
