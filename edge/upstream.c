@@ -68,6 +68,7 @@ struct upstream_member {
     struct metric *m_requests;    /* edge.upstream.member_requests */
     struct metric *m_failures;    /* edge.upstream.member_failures */
     struct metric *m_latency;     /* edge.upstream.member_latency_ms */
+    struct metric *m_head;        /* edge.upstream.member_head_seconds */
     struct metric *m_active;      /* edge.upstream.member_active */
     struct metric *m_up;          /* edge.upstream.member_up */
     struct metric *m_down;        /* edge.upstream.member_down_events */
@@ -295,6 +296,10 @@ upstream_member_metrics(struct upstream_member *m)
     m->m_latency =
         metrics_counter_l("edge.upstream.member_latency_ms",
                           "Sum of response-head latencies per upstream, ms.", l, m->name);
+    m->m_head =
+        metrics_histogram_l("edge.upstream.member_head_seconds",
+                            "Time from request sent to response head, per upstream.",
+                            upstream_head_bounds, ARRAY_SIZE(upstream_head_bounds), l, m->name);
     m->m_active =
         metrics_gauge_l("edge.upstream.member_active",
                         "Requests in flight per upstream (pool connections in use).", l, m->name);
@@ -615,12 +620,14 @@ upstream_done(struct upstream_set *s, struct upstream_ticket *t, enum upstream_r
     case UPSTREAM_OK:
         metric_add(m->m_latency, elapsed);
         metric_observe(s->m_head, (double)elapsed / 1000.0);
+        metric_observe(m->m_head, (double)elapsed / 1000.0);
         return;
     case UPSTREAM_NEUTRAL:
         return;
     case UPSTREAM_5XX:
         metric_add(m->m_latency, elapsed);
         metric_observe(s->m_head, (double)elapsed / 1000.0);
+        metric_observe(m->m_head, (double)elapsed / 1000.0);
         break;
     case UPSTREAM_CONNECT:
     case UPSTREAM_TIMEOUT:

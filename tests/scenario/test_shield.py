@@ -64,6 +64,14 @@ class Tier:
         name = ring_home(self.shield_names, path)
         return self.shields[self.shield_names.index(name)], name
 
+    def heads(self, member):
+        """(count, count under 0.25 s) of the edges' response-head times from member."""
+        name = "cascade_edge_upstream_member_head_seconds"
+        n = sum(e.metric(name + "_count", upstream=member, default=0) for e in self.edges)
+        fast = sum(e.metric(name + "_bucket", upstream=member, le="0.25", default=0)
+                   for e in self.edges)  # fmt: skip
+        return n, fast
+
     def sent_to(self, member):
         return sum(e.metric("edge.upstream.member_requests", upstream=member, default=0)
                    for e in self.edges)
@@ -75,6 +83,7 @@ def test_one_new_segment_asked_1000_times_over_3_edges_is_fetched_once(cdn, tmp_
     home, home_name = tier.home(path)
     other = [n for n in tier.shield_names if n != home_name][0]
     before = {n: tier.sent_to(n) for n in tier.shield_names}
+    heads_before = tier.heads(home_name)
 
     t0 = time.monotonic()
     results = burst([(*tier.edges[i % 3].addr, path) for i in range(1000)])
@@ -87,6 +96,10 @@ def test_one_new_segment_asked_1000_times_over_3_edges_is_fetched_once(cdn, tmp_
     assert tier.sent_to(home_name) - before[home_name] == 3
     assert tier.sent_to(other) - before[other] == 0
     assert home.metric("edge.upstream.requests") >= 1
+    # the head latency of those 3 fetches, in the home shield's own histogram:
+    # all above 0.25 s (the origin delays 0.3 s)
+    heads = tier.heads(home_name)
+    assert heads[0] - heads_before[0] == 3 and heads[1] == heads_before[1], (heads_before, heads)
     print(f"1000 requests over 3 edges in {took:.2f} s; origin fetches 1; home {home_name}; "
           f"slowest {max(t for _, t in results):.3f} s")
 
