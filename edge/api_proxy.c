@@ -56,7 +56,7 @@
 #include "compat.h"
 
 #define API_LOOPS_MAX 64
-#define API_FWD_HEADERS_MAX 64
+#define API_FWD_HEADERS_MAX 64 /* request fields forwarded at most */
 #define API_EVENTS_HEADER_SLACK_MS 10000
 
 struct api_metrics api_m;
@@ -445,7 +445,7 @@ static const struct httpc_cbs api_up_cbs = {
 static void
 api_req_send(struct api_req *q)
 {
-    const char *hdrs[2 * API_FWD_HEADERS_MAX + 5];
+    const char *hdrs[2 * API_FWD_HEADERS_MAX + 7];
     const char *name, *value;
     const struct sockaddr *sa;
     struct httpd_req *r = q->r;
@@ -474,6 +474,9 @@ api_req_send(struct api_req *q)
     hdrs[k++] = addr;
     hdrs[k++] = "Via";
     hdrs[k++] = edge_g.via;
+    /* SPEC: RFC 8586 2 -- add our cdn-info; the client's entries were copied above */
+    hdrs[k++] = "CDN-Loop";
+    hdrs[k++] = edge_g.loop_id;
     hdrs[k] = NULL;
     q->up = httpc_request(q->l->httpc, sa, salen, httpd_req_method_str(r), httpd_req_target(r),
                           hdrs, q->body, q->len, &api_up_cbs, q);

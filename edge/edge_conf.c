@@ -14,13 +14,17 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "edge_conf.h"
 #include "err.h"
 #include "httpd.h"
+#include "shield_pick.h"
 #include "compat.h"
 
 static const char *const edge_conf_roles[] = {"edge", "shield", NULL};
+/* Indexes are enum upstream_select. */
+static const char *const edge_conf_selects[] = {"auto", "hash", "order", NULL};
 /* Indexes are enum store_sync, enum cache_cookie_policy, enum cache_precond_mode. */
 static const char *const edge_conf_syncs[] = {"safe", "full", "none", NULL};
 static const char *const edge_conf_cookies[] = {"hit-for-miss", "strip", "store", NULL};
@@ -116,6 +120,46 @@ static const struct conf_key edge_conf_keys[] = {
      true, "File for the JSON access log (reopened on reload); empty = no access log."},
     {"drain.timeout", CONF_DURATION, offsetof(struct edge_conf, drain_timeout), "30s", 0,
      CONF_HOUR, NULL, true, "On SIGTERM, time in-flight requests get before connections close."},
+    /* ---- upstreams, health, names, loops (issue 8; docs/upstreams.md) ---- */
+    {"upstream.select", CONF_ENUM, offsetof(struct edge_conf, upstream_select), "auto", 0, 0,
+     edge_conf_selects, true, "hash (the ring), order (first up one) or auto (hash on an edge, "
+     "order on a shield)."},
+    {"upstream.max_conns", CONF_INT, offsetof(struct edge_conf, upstream_max_conns), "256", 1,
+     100000, NULL, true, "Connections open per upstream address and worker; more requests "
+     "queue."},
+    {"upstream.health_interval", CONF_DURATION,
+     offsetof(struct edge_conf, upstream_health_interval), "1s", 0, CONF_HOUR, NULL, true,
+     "Time between active health probes of each upstream; 0 = passive checks only."},
+    {"upstream.health_timeout", CONF_DURATION,
+     offsetof(struct edge_conf, upstream_health_timeout), "1s", 50, CONF_HOUR, NULL, true,
+     "Time a health probe has to connect and answer."},
+    {"upstream.health_path", CONF_STRING, offsetof(struct edge_conf, upstream_health_path),
+     "/healthz", 0, 0, NULL, true, "Path the health probes GET; an answer below 500 is good."},
+    {"upstream.health_rise", CONF_INT, offsetof(struct edge_conf, upstream_health_rise), "2", 1,
+     100, NULL, true, "Good probes in a row that bring a down upstream back."},
+    {"upstream.health_fall", CONF_INT, offsetof(struct edge_conf, upstream_health_fall), "2", 1,
+     100, NULL, true, "Failed probes in a row that mark an upstream down."},
+    {"upstream.max_fails", CONF_INT, offsetof(struct edge_conf, upstream_max_fails), "3", 0, 1000,
+     NULL, true, "Failures (connect, timeout, 5xx) in upstream.fail_window that mark it down; 0 "
+     "= never."},
+    {"upstream.fail_window", CONF_DURATION, offsetof(struct edge_conf, upstream_fail_window),
+     "10s", 100, CONF_HOUR, NULL, true, "Window in which failed requests are counted."},
+    {"shield.vnodes", CONF_INT, offsetof(struct edge_conf, shield_vnodes), "160", 1,
+     SHIELD_PICK_VNODES_MAX, NULL, true, "Points per upstream on the consistent-hash ring."},
+    {"shield.balance", CONF_INT, offsetof(struct edge_conf, shield_balance), "150", 0, 10000,
+     NULL, true, "Load bound of the ring in percent of the mean (>= 100); 0 = none."},
+    {"dns.servers", CONF_STRING, offsetof(struct edge_conf, dns_servers), "", 0, 0, NULL, false,
+     "DNS servers for upstream names as host[:port],...; empty = /etc/resolv.conf."},
+    {"dns.timeout", CONF_DURATION, offsetof(struct edge_conf, dns_timeout), "2s", 100, CONF_HOUR,
+     NULL, false, "Time a DNS server has to answer before the next try."},
+    {"dns.ttl_min", CONF_DURATION, offsetof(struct edge_conf, dns_ttl_min), "1s", 100, CONF_HOUR,
+     NULL, false, "Shortest time an answer is used before the name is resolved again."},
+    {"dns.ttl_max", CONF_DURATION, offsetof(struct edge_conf, dns_ttl_max), "1h", 1000,
+     EDGE_CONF_DAY, NULL, false, "Longest time an answer is used, whatever its TTL."},
+    {"node.id", CONF_STRING, offsetof(struct edge_conf, node_id), "", 0, 0, NULL, false,
+     "This node's name in CDN-Loop; empty = its listen address (hostname:port on 0.0.0.0)."},
+    {"loop.max_hops", CONF_INT, offsetof(struct edge_conf, loop_max_hops), "8", 1, 64, NULL, false,
+     "CDN-Loop entries a request may carry before it is refused with 508."},
     /* ---- interactions (docs/social.md) ---- */
     {"api.upstream", CONF_STRING, offsetof(struct edge_conf, api_upstream), "", 0, 0, NULL,
      false, "Origins (host:port,...) for /api/ and the event stream; empty = upstream."},
@@ -172,6 +216,23 @@ edge_conf_token_ok(const char *s)
     return s[n] == '\0';
 }
 
+/* Whether the canonical list "a:1,b:2" names one item twice (ASCII case-insensitive). */
+static bool
+edge_conf_has_duplicate(const char *list)
+{
+    const char *p, *q, *pe, *qe;
+
+    for (p = list; *p != '\0'; p = *pe == ',' ? pe + 1 : pe) {
+        pe = p + strcspn(p, ",");
+        for (q = *pe == ',' ? pe + 1 : pe; *q != '\0'; q = *qe == ',' ? qe + 1 : qe) {
+            qe = q + strcspn(q, ",");
+            if (pe - p == qe - q && strncasecmp(p, q, (size_t)(pe - p)) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 static int
 edge_conf_validate(const void *conf, struct conf_err *err)
 {
@@ -187,6 +248,24 @@ edge_conf_validate(const void *conf, struct conf_err *err)
     }
     if (c->cache_dir[0] == '\0') {
         (void)snprintf(err->msg, sizeof(err->msg), "cache.dir must not be empty");
+        return ERR_CONF;
+    }
+    if (edge_conf_has_duplicate(c->upstream)) {
+        (void)snprintf(err->msg, sizeof(err->msg), "upstream names the same host:port twice");
+        return ERR_CONF;
+    }
+    if (c->shield_balance != 0 && c->shield_balance < 100) {
+        (void)snprintf(err->msg, sizeof(err->msg), "shield.balance must be 0 (off) or >= 100");
+        return ERR_CONF;
+    }
+    if (c->upstream_health_path[0] != '/' || strpbrk(c->upstream_health_path, " \t\r\n") != NULL) {
+        (void)snprintf(err->msg, sizeof(err->msg),
+                       "upstream.health_path must be a path starting with / and without blanks");
+        return ERR_CONF;
+    }
+    if (strlen(c->node_id) >= 64 || strpbrk(c->node_id, " \t\r\n,;\"") != NULL) {
+        (void)snprintf(err->msg, sizeof(err->msg),
+                       "node.id must be under 64 bytes, without blanks , ; or \"");
         return ERR_CONF;
     }
     return conf_http_validate(&c->http, err);
