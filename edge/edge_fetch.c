@@ -497,7 +497,7 @@ edge_fetch_block(const struct edge_fetch *f, enum edge_obj_kind kind, uint16_t s
     len = edge_obj_build(block, need, kind, status, meta, keep, n);
     if (len < 0) {
         /* A name that is not a token cannot come out of the parser: drop the fields. */
-        XXX_HANDLE(len);
+        DASSERT(0);
         len = edge_obj_build(block, need, kind, status, meta, NULL, 0);
         assert(len > 0);
     }
@@ -648,6 +648,22 @@ edge_fetch_shareable(const struct cache_store_decision *d, const struct cache_re
     return !(resp->cc.flags & (CACHE_CC_PRIVATE | CACHE_CC_NO_STORE));
 }
 
+/*
+ * An invalidation the store's queue had no room for: the stale object may
+ * be served until it expires or is purged. Rare (the queue is sized for
+ * bursts); counted and logged so an operator can purge by hand.
+ */
+static void
+edge_fetch_invalidation_lost(const char *k, size_t klen, int rc)
+{
+    char key[128];
+
+    metric_inc(metrics_counter("edge.invalidations_lost",
+                               "Invalidations after unsafe methods the store could not queue."));
+    LOG_RL(LOG_WARN, "edge", "invalidation_lost", 10, "conn=0 key=%s err=%s",
+           log_sanitize(key, sizeof(key), k, klen), err_name(rc));
+}
+
 /* SPEC: RFC 9111 4.4 -- after an unsafe method's 2xx/3xx, purge what it names. */
 static void
 edge_fetch_invalidate(struct edge_fetch *f, const struct cache_fields *rf)
@@ -656,7 +672,7 @@ edge_fetch_invalidate(struct edge_fetch *f, const struct cache_fields *rf)
     char buf[3 * CACHE_KEY_MAX];
     const char *k, *slash;
     size_t klen;
-    int n, i;
+    int n, i, rc;
 
     n = cache_policy_invalidations(f->cm, f->status, false, f->host != NULL ? f->host : "",
                                    f->host != NULL ? strlen(f->host) : 0, f->target,
@@ -673,17 +689,17 @@ edge_fetch_invalidate(struct edge_fetch *f, const struct cache_fields *rf)
         if (klen > EDGE_KEY_MAX)
             continue;
         metric_inc(edge_g.m.invalidations);
-        if (store_purge(edge_g.store, k, klen, NULL, NULL, NULL) != 0)
-            XXX_HANDLE(0);
+        rc = store_purge(edge_g.store, k, klen, NULL, NULL, NULL);
         /* and every variant of it */
-        if (klen < EDGE_KEY_MAX) {
+        if (rc == 0 && klen < EDGE_KEY_MAX) {
             char pfx[EDGE_KEY_MAX + 1];
 
             memcpy(pfx, k, klen);
             pfx[klen] = EDGE_OBJ_VARY_SEP;
-            if (store_purge_prefix(edge_g.store, pfx, klen + 1, NULL, NULL, NULL) != 0)
-                XXX_HANDLE(0);
+            rc = store_purge_prefix(edge_g.store, pfx, klen + 1, NULL, NULL, NULL);
         }
+        if (rc != 0)
+            edge_fetch_invalidation_lost(k, klen, rc);
     }
 }
 
@@ -802,8 +818,9 @@ edge_fetch_head_304(struct edge_fetch *f, const struct cache_fields *rf, int64_t
         }
     }
     store_hit_unref(&hit);
-    if (forget && store_purge(edge_g.store, f->key, f->key_len, NULL, NULL, NULL) != 0)
-        XXX_HANDLE(0);
+    if (forget && store_purge(edge_g.store, f->key, f->key_len, NULL, NULL, NULL) != 0) {
+        /* the writer's queue is full: the object stays, the next hit finds it again */
+    }
 }
 
 /*

@@ -394,8 +394,9 @@ sse_loop_ping_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     CAST_OBJ_NOTNULL(sl, arg, SSE_LOOP_MAGIC);
     TAILQ_FOREACH(v, &sl->viewers, link)
-    if (!v->blocked && httpd_resp_write(v->r, ping, sizeof(ping) - 1) != 0)
-        XXX_HANDLE(0); /* closing: on_close follows */
+    if (!v->blocked && httpd_resp_write(v->r, ping, sizeof(ping) - 1) != 0) {
+        /* closing: its on_close follows and unlinks it */
+    }
 }
 
 /* /events/{id} -> 's', /events/videos/{id} -> 'v'. */
@@ -426,8 +427,7 @@ sse_handle(struct api_loop *l, struct httpd_req *r)
     CHECK_OBJ_NOTNULL(l, API_LOOP_MAGIC);
     CAST_OBJ_NOTNULL(sl, l->sse, SSE_LOOP_MAGIC);
     if (httpd_req_method(r) != HTTP1_M_GET) {
-        if (httpd_resp_header(r, "Allow", "GET") != 0)
-            XXX_HANDLE(0);
+        httpd_resp_set(r, "Allow", "GET");
         api_reply_error(r, 405, "method_not_allowed", "events are read with GET", 0);
         return;
     }
@@ -468,10 +468,9 @@ sse_handle(struct api_loop *l, struct httpd_req *r)
     v->waiting = true;
     TAILQ_INSERT_TAIL(&sl->viewers, v, link);
     httpd_req_on_close(r, sse_viewer_on_close, v);
-    if (httpd_resp_header(r, "Cache-Control", "no-store") != 0 ||
-        httpd_resp_header(r, "X-Accel-Buffering", "no") != 0 ||
-        httpd_resp_header(r, "Content-Type", "text/event-stream; charset=utf-8") != 0)
-        XXX_HANDLE(0);
+    httpd_resp_set(r, "Cache-Control", "no-store");
+    httpd_resp_set(r, "X-Accel-Buffering", "no");
+    httpd_resp_set(r, "Content-Type", "text/event-stream; charset=utf-8");
     httpd_resp_start(r, 200, -1);
     if (httpd_resp_write(r, hello, sizeof(hello) - 1) != 0)
         return; /* closed: on_close freed v */

@@ -297,7 +297,10 @@ rtmp_conn_on_event(struct rtmp_conn *c, const struct rtmp_session_event *ev)
                : ev->type == RTMP_SEV_VIDEO ? FLV_TAG_VIDEO
                                             : FLV_TAG_SCRIPT;
         rc = live_publish_tag(c->ls, type, ev->dts_ms, ev->data, ev->len);
-        XXX_HANDLE(rc); /* counted and logged in live.c; the journal has the tag */
+        if (rc != 0) {
+            /* counted and logged in live.c; the journal has the tag, the
+             * publisher goes on (a new codec configuration may fix it) */
+        }
         return;
     case RTMP_SEV_UNPUBLISH:
         if (c->ls != NULL) {

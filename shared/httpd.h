@@ -157,6 +157,13 @@ void httpd_req_on_close(struct httpd_req *r, httpd_req_cb *cb, void *arg);
  */
 int httpd_resp_header(struct httpd_req *r, const char *name, const char *value) WARN_UNUSED;
 /*
+ * httpd_resp_header() for fields the caller knows are valid (constant
+ * names, values it formatted itself): the only failure left is a client
+ * that went away, which the response's end handles, so there is nothing
+ * to return. A refused field is a bug here: asserted.
+ */
+void httpd_resp_set(struct httpd_req *r, const char *name, const char *value);
+/*
  * Sends the head. content_length < 0 means unknown: chunked for HTTP/1.1,
  * close-delimited for HTTP/1.0. For HEAD requests the head is sent with the
  * given length and no body bytes are ever written; 204 and 304 carry no
