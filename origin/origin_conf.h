@@ -27,6 +27,13 @@ struct origin_conf {
     int64_t workers;       /* 0 = one per CPU core */
     char *data_dir;        /* owned; relative to the working directory */
     char *ladder;          /* owned: "none", "default", or a ladder file's path */
+    char *ladder_ffmpeg;   /* owned: the worker program */
+    int64_t ladder_nice;
+    int64_t ladder_threads;
+    int64_t ladder_max_workers;
+    uint64_t ladder_wait;        /* ms */
+    uint64_t ladder_backoff_min; /* ms */
+    uint64_t ladder_backoff_max; /* ms */
     uint64_t rtmp_timeout; /* ms: an RTMP connection silent this long is closed */
     int64_t rtmp_max_connections;
     uint64_t segment_duration;   /* ms: target duration of a live segment */
