@@ -87,3 +87,23 @@ def follow_live(url, seconds, log_path):
     return subprocess.Popen(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error",
                              "-i", url, "-map", "0:v", "-t", str(seconds), "-f", "null", "-"],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+
+
+def run_player(script, url, log_path, *args):
+    """Starts `node tests/browser/SCRIPT URL ARGS` from the source tree; (Popen, log path)."""
+    from cdn import SOURCE_DIR
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(["node", str(SOURCE_DIR / "tests" / "browser" / script), url,
+                             *[str(a) for a in args]],
+                            cwd=SOURCE_DIR, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=log)
+    return proc
+
+
+def player_result(proc, timeout=180):
+    import json
+    out, _ = proc.communicate(timeout=timeout)
+    for line in out.decode(errors="replace").splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return {"ok": False, "error": "no RESULT line", "stdout": out.decode(errors="replace")[-2000:]}

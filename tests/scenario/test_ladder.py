@@ -13,11 +13,12 @@ Sources are 640x360 so the ladder stays small (360p + 240p) on a 2-core box.
 import os
 import signal
 import time
-from pathlib import Path
+import pytest
 
+import browser
 from cdn import wait_for
-from ladder_lib import (decode_files, follow_live, mpd, periods, tfdt, video_reps, video_sets,
-                        worker_pids)
+from ladder_lib import (decode_files, follow_live, mpd, periods, player_result, run_player, tfdt,
+                        video_reps, video_sets, worker_pids)
 
 SEG_S = 2.0
 
@@ -141,4 +142,37 @@ def test_ladder_survives_worker_kill_and_hang(cdn, ffmpeg, tmp_path):
             assert tfdt((d / r / f"{t}.m4s").read_bytes()) == t
     print(f"ladder back {back_s:.1f}s after kill -9; fillers="
           f"{origin.metric('origin.ladder.fillers')}")
+    pub.kill()
+
+
+@pytest.mark.parametrize("player", ["dashjs", "shaka"])
+def test_players_on_top_encoded_rung_survive_worker_kill(cdn, ffmpeg, tmp_path, player):
+    missing = browser.prerequisites()
+    if missing:
+        pytest.skip("; ".join(missing))
+    origin = ladder_origin(cdn)
+    st = origin.create_stream("b")
+    pub = ffmpeg.publish(origin.publish_url(st), seconds=90)
+    wait_rungs(origin, "b", ["v0", "v0-360p", "v0-240p"], segments=3)
+    log_path = tmp_path / f"{player}.log"
+    proc = run_player("ladder.mjs", origin.url("/live/b/manifest.mpd"), log_path,
+                      "--player", player, "--rep", "v0-360p", "--seconds", 24)
+    wait_for(lambda: "PLAYING" in log_path.read_text(errors="replace") or proc.poll() is not None,
+             timeout=60, what="player playing")
+    assert proc.poll() is None, log_path.read_text()[-3000:]
+    time.sleep(4)
+    [pid] = worker_pids(origin)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: origin.metric("origin.ladder.worker_crashes") == 1, timeout=5)
+    res = player_result(proc)
+    print(player, res)
+    assert res["ok"], (res, log_path.read_text()[-3000:])
+    assert res["playerErrors"] == [], res
+    # Every segment the player asked for existed (a 404 would be a vanished rendition).
+    assert [f for f in res["failedRequests"] if "/live/" in f] == [], res
+    # No stall longer than one segment; the playhead kept moving.
+    assert res["longestStallMs"] <= SEG_S * 1000, res
+    assert res["played"] >= 24 - 2 * SEG_S, res
+    assert origin.metric("origin.ladder.worker_restarts") >= 1
+    assert periods(mpd(origin, "b")) == ["p0"]
     pub.kill()
