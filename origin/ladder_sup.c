@@ -88,6 +88,7 @@ struct ladder_sup {
     bool progressed;        /* the worker reported output time */
     uint64_t term_sent_ms;  /* SIGTERM sent (hang), 0 none */
     unsigned slow_ticks;
+    uint64_t keeping_up_ms;     /* since when the lag has been under one segment (0: not) */
     struct event *tick_ev;      /* owned: hang and lag checks */
     struct event *restart_ev;   /* owned: backoff timer */
     struct event *reap_ev;      /* owned: frees a worker outside its callback */
@@ -97,8 +98,8 @@ struct ladder_sup {
 static struct {
     bool init;
     unsigned running;
-    struct metric *starts, *restarts, *crashes, *hangs, *slow, *refused, *running_g, *segments,
-        *lag_ms, *speed, *input_dropped, *reader_errors;
+    struct metric *starts, *restarts, *crashes, *hangs, *slow, *restored, *refused, *running_g,
+        *segments, *lag_ms, *speed, *input_dropped, *reader_errors;
 } ladder_sup_g;
 
 static void
@@ -118,6 +119,8 @@ ladder_sup_metrics_init(void)
                         "Workers killed after two segment durations without progress.");
     ladder_sup_g.slow = metrics_counter(
         "origin.ladder.rungs_dropped", "Top rungs dropped because a worker fell behind real time.");
+    ladder_sup_g.restored = metrics_counter("origin.ladder.rungs_restored",
+                                            "Dropped rungs put back after their worker kept up.");
     ladder_sup_g.refused = metrics_counter(
         "origin.ladder.refused", "Streams left passthrough-only: ladder.max_workers were running.");
     ladder_sup_g.running_g = metrics_gauge("origin.ladder.workers", "Transcoder workers running.");
@@ -339,6 +342,23 @@ ladder_sup_tick_cb(evutil_socket_t fd, short what, void *arg)
         s->slow_ticks++;
     else
         s->slow_ticks = 0;
+    if (lag <= s->conf.segment_ms) {
+        if (s->keeping_up_ms == 0)
+            s->keeping_up_ms = now;
+    } else {
+        s->keeping_up_ms = 0;
+    }
+    /* Kept up with a rung less for restore_ms: put the top rung back. */
+    if (s->top > 0 && s->conf.restore_ms > 0 && s->keeping_up_ms != 0 &&
+        now - s->keeping_up_ms >= s->conf.restore_ms) {
+        s->top--;
+        metric_inc(ladder_sup_g.restored);
+        LOG(LOG_INFO, "ladder", "rung_restored", "stream=%s rung=%s", s->name,
+            s->picks[s->top].rung->id);
+        s->restart_now = true;
+        ladder_worker_kill(s->w, SIGKILL);
+        return;
+    }
     if (s->slow_ticks >= LADDER_SUP_SLOW_TICKS && s->npicks - s->top > 1) {
         s->top++;
         s->slow_ticks = 0;
@@ -608,6 +628,7 @@ ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t
     s->fed_last_dts = dts_ms;
     s->fed_since_adv = 0;
     s->slow_ticks = 0;
+    s->keeping_up_ms = 0;
     s->term_sent_ms = 0;
     s->stop_requested = false;
     if (ladder_worker_write(s->w, flv_head, sizeof(flv_head)) != 0 ||

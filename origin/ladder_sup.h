@@ -9,7 +9,8 @@
  * one that makes no progress for two segment durations while being fed is
  * a hang (SIGTERM, then SIGKILL a second later); one that falls behind
  * real time by more than two segments is slow, and its top rung is
- * dropped (the worker restarts without it). Each restart begins at the
+ * dropped (the worker restarts without it), and put back once the worker
+ * has kept up for ladder.restore. Each restart begins at the
  * next source keyframe, so its output continues the same timeline.
  * A bounded number of workers run at once in the process; a stream past
  * that stays passthrough (logged, counted).
@@ -42,6 +43,7 @@ struct ladder_sup_conf {
     unsigned max_workers;        /* in the whole process */
     uint32_t backoff_min_ms;
     uint32_t backoff_max_ms;
+    uint32_t restore_ms; /* a dropped rung comes back after the worker kept up this long; 0 never */
     const char *disclaimer; /* borrowed for ladder_sup_new() only; NULL or "" = none */
 };
 

@@ -994,6 +994,7 @@ live_ladder_configure(struct live_stream *ls, const uint8_t *tag, size_t len)
     sc.max_workers = c->ladder_max_workers;
     sc.backoff_min_ms = c->ladder_backoff_min_ms;
     sc.backoff_max_ms = c->ladder_backoff_max_ms;
+    sc.restore_ms = c->ladder_restore_ms;
     sc.disclaimer = NULL;
     ladder_sup_new(ls->l->base, &sc, ls->name, live_ladder_out, ls, &ls->sup);
     ls->sup_gen = info.gen;

@@ -59,6 +59,7 @@ struct live_conf {
     uint32_t ladder_wait_ms;     /* how long a segment waits for the encoded rungs */
     uint32_t ladder_backoff_min_ms;
     uint32_t ladder_backoff_max_ms;
+    uint32_t ladder_restore_ms; /* a dropped top rung comes back after keeping up this long */
 };
 
 int live_new(struct event_base *base, const struct live_conf *c, struct streams *st,

@@ -226,6 +226,7 @@ origin_main_start(struct node *n, const void *conf)
     lc.ladder_wait_ms = (uint32_t)c->ladder_wait;
     lc.ladder_backoff_min_ms = (uint32_t)c->ladder_backoff_min;
     lc.ladder_backoff_max_ms = (uint32_t)c->ladder_backoff_max;
+    lc.ladder_restore_ms = (uint32_t)c->ladder_restore;
     err = live_new(origin.ingest, &lc, origin.streams, &origin.live);
     if (err != 0) {
         LOG(LOG_ERR, "origin", "live_failed", "conn=0 dir=%s err=%s", c->data_dir, err_name(err));

@@ -176,3 +176,41 @@ def test_players_on_top_encoded_rung_survive_worker_kill(cdn, ffmpeg, tmp_path, 
     assert origin.metric("origin.ladder.worker_restarts") >= 1
     assert periods(mpd(origin, "b")) == ["p0"]
     pub.kill()
+
+
+def test_slow_worker_drops_top_rung_then_restores_it(cdn, ffmpeg, tmp_path):
+    # The worker's second run reads its input at half speed: slower than real time.
+    wrapper = tmp_path / "slow-ffmpeg"
+    wrapper.write_text(f"""#!/bin/sh
+n=$(cat {tmp_path}/runs 2>/dev/null || echo 0); echo $((n + 1)) > {tmp_path}/runs
+if [ "$n" = 1 ]; then exec ffmpeg -readrate 0.5 "$@"; fi
+exec ffmpeg "$@"
+""")
+    wrapper.chmod(0o755)
+    origin = ladder_origin(cdn, **{"ladder.ffmpeg": str(wrapper), "ladder.restore": "4s"})
+    st = origin.create_stream("slow")
+    pub = ffmpeg.publish(origin.publish_url(st), seconds=70)
+    wait_rungs(origin, "slow", ["v0", "v0-360p", "v0-240p"], segments=2)
+    [pid] = worker_pids(origin)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: origin.metric("origin.ladder.rungs_dropped", 0) == 1, timeout=40,
+             what="top rung dropped")
+    assert "ev=rung_dropped stream=slow rung=360p" in origin.log()
+    assert origin.metric("origin.ladder.worker_hangs") == 0
+    # Dropped, not vanished: the MPD still lists it (failover copies stand in).
+    fillers = origin.metric("origin.ladder.fillers")
+    wait_for(lambda: origin.metric("origin.ladder.fillers") > fillers, timeout=10)
+    assert "v0-360p" in video_reps(mpd(origin, "slow"))
+    wait_for(lambda: origin.metric("origin.ladder.rungs_restored", 0) == 1, timeout=30,
+             what="top rung restored")
+    restored_at = origin.segments("slow", "v0")[-1]
+    fillers = origin.metric("origin.ladder.fillers")
+    # Real 360p segments again: new segments, at most the restart's failover copies.
+    wait_for(lambda: len([t for t in origin.segments("slow", "v0") if t > restored_at]) >= 4,
+             timeout=30)
+    assert origin.metric("origin.ladder.fillers") <= fillers + 2 * 2
+    root = mpd(origin, "slow")
+    assert periods(root) == ["p0"]
+    assert {"v0", "v0-360p", "v0-240p"} <= set(video_reps(root))
+    assert origin.log().count("ev=started stream=slow rungs=2") >= 2
+    pub.kill()
