@@ -752,6 +752,24 @@ ladder_sup_session_end(struct ladder_sup *s)
         s->state = s->w != NULL ? LADDER_SUP_RUNNING : LADDER_SUP_IDLE;
 }
 
+void
+ladder_sup_set_disclaimer(struct ladder_sup *s, const char *text)
+{
+    char old[LADDER_SUP_DISCLAIMER_MAX];
+
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    memcpy(old, s->disclaimer, sizeof(old));
+    ladder_sup_disclaimer_set(s, text);
+    if (strcmp(old, s->disclaimer) == 0)
+        return;
+    LOG(LOG_INFO, "ladder", "disclaimer", "stream=%s set=%d", s->name, s->disclaimer[0] != '\0');
+    /* The overlay is in the worker's command line: start it again with the new one. */
+    if (s->state == LADDER_SUP_RUNNING && s->w != NULL && !s->stop_requested) {
+        s->restart_now = true;
+        ladder_worker_kill(s->w, SIGKILL);
+    }
+}
+
 unsigned
 ladder_sup_rungs(const struct ladder_sup *s, const struct ladder_pick **picks)
 {

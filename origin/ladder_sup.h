@@ -80,6 +80,12 @@ void ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, 
  * the next session's keyframe. */
 void ladder_sup_session_end(struct ladder_sup *s);
 
+/*
+ * The text burned into every rung (NULL or "": none). A change restarts a
+ * running worker at the next keyframe with the new overlay.
+ */
+void ladder_sup_set_disclaimer(struct ladder_sup *s, const char *text);
+
 /* The rungs this stream encodes (fixed for the supervisor's life). */
 unsigned ladder_sup_rungs(const struct ladder_sup *s, const struct ladder_pick **picks);
 /* The rung is being produced now: a worker runs, has made progress, and the rung is not dropped. */

@@ -953,6 +953,17 @@ live_ladder_out(void *arg, unsigned i, const struct pkg_out *out, const struct p
     live_ladder_commit(ls, false);
 }
 
+/* At each keyframe: the stream's disclaimer (the streams API may have changed it). */
+static void
+live_ladder_disclaimer(struct live_stream *ls)
+{
+    char text[STREAMS_DISCLAIMER_MAX + 1];
+
+    if (streams_disclaimer(ls->l->streams, ls->name, text, sizeof(text)) != 0)
+        text[0] = '\0';
+    ladder_sup_set_disclaimer(ls->sup, text);
+}
+
 /* Commits what waits and stops the ladder of the run (or of an old video generation). */
 static void
 live_ladder_stop(struct live_stream *ls)
@@ -972,6 +983,7 @@ static void
 live_ladder_configure(struct live_stream *ls, const uint8_t *tag, size_t len)
 {
     const struct live_conf *c = &ls->l->conf;
+    char text[STREAMS_DISCLAIMER_MAX + 1];
     const struct ladder_pick *picks;
     struct ladder_sup_conf sc;
     struct pkg_rep_info info;
@@ -995,7 +1007,8 @@ live_ladder_configure(struct live_stream *ls, const uint8_t *tag, size_t len)
     sc.backoff_min_ms = c->ladder_backoff_min_ms;
     sc.backoff_max_ms = c->ladder_backoff_max_ms;
     sc.restore_ms = c->ladder_restore_ms;
-    sc.disclaimer = NULL;
+    sc.disclaimer =
+        streams_disclaimer(ls->l->streams, ls->name, text, sizeof(text)) == 0 ? text : NULL;
     ladder_sup_new(ls->l->base, &sc, ls->name, live_ladder_out, ls, &ls->sup);
     ls->sup_gen = info.gen;
     n = ladder_sup_video_config(ls->sup, tag, len, info.width, info.height);
@@ -1115,6 +1128,8 @@ live_package_video(struct live_stream *ls, int64_t dts, const uint8_t *data, siz
     if (v.packet_type == 1 && len > v.hdr_len) {
         struct pkg_frame f;
 
+        if (ls->sup != NULL && !ls->replaying && v.frame_type == FLV_FRAME_KEY)
+            live_ladder_disclaimer(ls);
         if (ls->sup != NULL && !ls->replaying)
             ladder_sup_video_tag(ls->sup, data, len, (uint32_t)dts, v.cts,
                                  v.frame_type == FLV_FRAME_KEY, ls->base_ms);

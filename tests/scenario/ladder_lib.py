@@ -107,3 +107,19 @@ def player_result(proc, timeout=180):
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     return {"ok": False, "error": "no RESULT line", "stdout": out.decode(errors="replace")[-2000:]}
+
+
+def gray_frame(init, seg, width, height, timeout=60):
+    """The first frame of init + seg as width x height 8-bit gray bytes."""
+    data = open(init, "rb").read() + open(seg, "rb").read()
+    p = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", "pipe:0",
+                        "-frames:v", "1", "-vf", f"scale={width}:{height},format=gray",
+                        "-f", "rawvideo", "-"], input=data, capture_output=True, timeout=timeout)
+    assert p.returncode == 0 and len(p.stdout) == width * height, p.stderr[-500:]
+    return p.stdout
+
+
+def band_diff(a, b, width, y0, y1):
+    """Mean absolute difference of rows y0..y1 of two gray frames."""
+    n = width * (y1 - y0)
+    return sum(abs(a[i] - b[i]) for i in range(width * y0, width * y1)) / n

@@ -11,14 +11,15 @@ Sources are 640x360 so the ladder stays small (360p + 240p) on a 2-core box.
 """
 
 import os
+import re
 import signal
 import time
 import pytest
 
 import browser
 from cdn import wait_for
-from ladder_lib import (decode_files, follow_live, mpd, periods, player_result, run_player, tfdt,
-                        video_reps, video_sets, worker_pids)
+from ladder_lib import (band_diff, decode_files, follow_live, gray_frame, mpd, periods,
+                        player_result, run_player, tfdt, video_reps, video_sets, worker_pids)
 
 SEG_S = 2.0
 
@@ -213,4 +214,44 @@ exec ffmpeg "$@"
     assert periods(root) == ["p0"]
     assert {"v0", "v0-360p", "v0-240p"} <= set(video_reps(root))
     assert origin.log().count("ev=started stream=slow rungs=2") >= 2
+    pub.kill()
+
+
+def test_disclaimer_burned_into_encoded_renditions(cdn, ffmpeg):
+    origin = ladder_origin(cdn)
+    r = origin.request("POST", "/api/streams", {"Content-Type": "application/json"},
+                       '{"name": "disc", "disclaimer": "Simulated content - not real"}')
+    assert r.status == 201, r.text
+    st = r.json()
+    assert origin.get("/api/streams/disc").json()["disclaimer"] == "Simulated content - not real"
+    bad = origin.request("PUT", "/api/streams/disc", {"Content-Type": "application/json"},
+                         '{"disclaimer": "quote \' and colon : break drawtext"}')
+    assert bad.status == 400 and bad.json()["error"]["code"] == "bad_disclaimer"
+    pub = ffmpeg.publish(origin.publish_url(st), seconds=40)
+    wait_rungs(origin, "disc", ["v0", "v0-360p"], segments=2)
+    d = origin.live_dir("disc")
+
+    def diffs(t):
+        a = gray_frame(d / "v0" / "init.mp4", d / "v0" / f"{t}.m4s", 640, 360)
+        b = gray_frame(d / "v0-360p" / "init.mp4", d / "v0-360p" / f"{t}.m4s", 640, 360)
+        # the text box sits on the bottom rows; the top is the same picture
+        return band_diff(a, b, 640, 326, 350), band_diff(a, b, 640, 20, 300)
+    t = origin.segments("disc", "v0-360p")[1]
+    bottom, top = diffs(t)
+    assert bottom > 3 * top + 5, (bottom, top)
+
+    # Cleared through the API: the worker restarts without the overlay.
+    r = origin.request("PUT", "/api/streams/disc", {"Content-Type": "application/json"},
+                       '{"disclaimer": null}')
+    assert r.status == 200 and "disclaimer" not in r.json(), r.text
+    origin.wait_log("ev=disclaimer stream=disc set=0", timeout=10)
+    # The new worker's first keyframe: its segments start there (before it, failover copies).
+    origin.wait_log("ev=started stream=disc", count=2, timeout=10)
+    key_ms = int(re.findall(r"ev=started stream=disc .*key_ms=(\d+)", origin.log())[-1])
+    fresh = wait_for(lambda: [x for x in origin.segments("disc", "v0-360p")
+                              if x >= key_ms * 90 and x in origin.segments("disc", "v0")]
+                     or None, timeout=20)
+    bottom, top = diffs(fresh[0])
+    assert bottom < top + 5, (bottom, top)
+    assert origin.metric("origin.ladder.worker_crashes") == 0
     pub.kill()
