@@ -86,7 +86,7 @@ struct live_rung {
 struct live_pend {
     int64_t t, d;
     size_t len;
-    uint32_t gen, timescale;
+    uint32_t gen, timescale, samples;
     uint64_t due_ms; /* monotonic: commit by then, with fillers for the missing rungs */
 };
 
@@ -758,6 +758,49 @@ live_ladder_bw(struct model *m, const char *rep, size_t len, int64_t d, uint32_t
         mr->bandwidth = (uint32_t)bps;
 }
 
+/*
+ * The frame rate of a segment of n frames lasting d ticks: an integer or an
+ * NTSC rate (N * 1000/1001) when within 0.1 %, else n * timescale / d.
+ * Leaves *num at 0 for segments too short to tell.
+ */
+static void
+live_ladder_fps(uint32_t n, int64_t d, uint32_t timescale, uint32_t *num, uint32_t *den)
+{
+    double fps, k;
+
+    *num = *den = 0;
+    if (n < 10 || d <= 0 || (uint64_t)d < timescale / 2)
+        return;
+    fps = (double)n * timescale / (double)d;
+    k = (double)(uint32_t)(fps + 0.5);
+    if (k > 0 && k <= 300 && fps > k * 0.999 && fps < k * 1.001) {
+        *num = (uint32_t)k;
+        *den = 1;
+        return;
+    }
+    k = (double)(uint32_t)(fps * 1001 / 1000 + 0.5);
+    if (k > 0 && k <= 300 && fps * 1001 / 1000 > k * 0.999 && fps * 1001 / 1000 < k * 1.001) {
+        *num = (uint32_t)k * 1000;
+        *den = 1001;
+    }
+}
+
+/* Gives every video representation of m's last period without a frame rate this one. */
+static void
+live_ladder_fps_fill(struct model *m, uint32_t num, uint32_t den)
+{
+    struct model_aset *s = live_ladder_set(m);
+    uint32_t i;
+
+    if (s == NULL || num == 0)
+        return;
+    for (i = 0; i < s->nreps; i++)
+        if (s->reps[i]->fr_num == 0) {
+            s->reps[i]->fr_num = num;
+            s->reps[i]->fr_den = den;
+        }
+}
+
 /* Commits the oldest pending segment: fillers for the rungs that miss it, then the models. */
 static void
 live_ladder_commit_one(struct live_stream *ls)
@@ -766,6 +809,7 @@ live_ladder_commit_one(struct live_stream *ls)
     struct pkg_out out;
     char rep[LIVE_REP_MAX];
     const struct model_rep *pass = NULL;
+    uint32_t fr_num, fr_den;
     unsigned i;
 
     memmove(ls->pend, ls->pend + 1, (ls->npend - 1) * sizeof(ls->pend[0]));
@@ -817,6 +861,10 @@ live_ladder_commit_one(struct live_stream *ls)
         live_ladder_bw(ls->lm, r->rep, len, pd.d, pd.timescale);
         live_ladder_bw(ls->rm, r->rep, len, pd.d, pd.timescale);
     }
+    /* FLV does not say the frame rate; the segments do (every rung keeps the source's). */
+    live_ladder_fps(pd.samples, pd.d, pd.timescale, &fr_num, &fr_den);
+    live_ladder_fps_fill(ls->lm, fr_num, fr_den);
+    live_ladder_fps_fill(ls->rm, fr_num, fr_den);
     live_manifests_kick(ls);
 }
 
@@ -883,6 +931,7 @@ live_ladder_pend(struct live_stream *ls, const struct pkg_out *out)
     pd->t = out->t;
     pd->d = out->d;
     pd->len = out->len;
+    pd->samples = out->samples;
     pd->gen = out->gen;
     pd->timescale = out->timescale;
     pd->due_ms = live_mono_ms() + ls->l->conf.ladder_wait_ms;

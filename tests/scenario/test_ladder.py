@@ -58,6 +58,7 @@ def test_ladder_lists_aligned_decodable_renditions(cdn, ffmpeg):
     assert reps["v0-360p"]["height"] == "360"
     for r in want:
         assert reps[r]["codecs"].startswith("avc1."), reps[r]
+        assert reps[r]["frameRate"] == "30", reps[r]
         assert int(reps[r]["bandwidth"]) > 0
     assert int(reps["v0-240p"]["bandwidth"]) < int(reps["v0-360p"]["bandwidth"])
 
