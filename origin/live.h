@@ -60,6 +60,7 @@ struct live_conf {
     uint32_t ladder_backoff_min_ms;
     uint32_t ladder_backoff_max_ms;
     uint32_t ladder_restore_ms; /* a dropped top rung comes back after keeping up this long */
+    uint32_t journal_buffer;       /* bytes of tags buffered per journal; 0 = write each */
 };
 
 int live_new(struct event_base *base, const struct live_conf *c, struct streams *st,
@@ -90,6 +91,12 @@ int live_publish_begin(struct live *l, const char *name, struct live_stream **ou
  */
 int live_publish_tag(struct live_stream *ls, uint8_t type, int64_t dts_ms, const uint8_t *data,
                      size_t len) WARN_UNUSED;
+/*
+ * Writes the tags journaled since the last call (with journal_buffer set,
+ * tags wait in memory until this, a full buffer, or a segment cut). The
+ * ingest calls it after each batch of input.
+ */
+void live_publish_flush(struct live_stream *ls);
 /* The publisher left (cleanly or not); ls is invalid afterwards. */
 void live_publish_end(struct live_stream *ls);
 
