@@ -727,8 +727,11 @@ ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint3
     CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
     if (s->state == LADDER_SUP_IDLE)
         s->state = LADDER_SUP_WAIT; /* a new session */
-    if (s->state == LADDER_SUP_WAIT && key && s->dead == NULL && s->w == NULL)
+    if (s->state == LADDER_SUP_WAIT && key && s->w == NULL) {
+        /* A dead worker waiting for its deferred free: not in its callback here. */
+        ladder_worker_free(&s->dead);
         ladder_sup_start(s, dts_ms, cts_ms, base_ms);
+    }
     if (s->state != LADDER_SUP_RUNNING || s->w == NULL || s->stop_requested)
         return;
     if (ladder_sup_feed(s, tag, len, dts_ms) != 0) {
