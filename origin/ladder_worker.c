@@ -371,15 +371,18 @@ ladder_worker_child(const struct ladder_worker_params *params, int in_r, int pro
     (void)setpgid(0, 0); /* a terminal's ^C goes to the origin, not to its workers */
     if (params->nice != 0)
         (void)setpriority(PRIO_PROCESS, 0, params->nice);
-    /* Move every end above the target range first, so dup2 never clobbers one. */
+    /* Every end is at fd 64 or above (ladder_worker_pipe), so no dup2 clobbers one. */
     if (dup2(in_r, 0) < 0 || dup2(devnull, 1) < 0 || dup2(err_w, 2) < 0 ||
         dup2(prog_w, LADDER_WORKER_PROGRESS_FD) < 0)
         _exit(126);
     for (i = 0; i < params->nout; i++)
         if (dup2(out_w[i], LADDER_WORKER_FIRST_OUT_FD + (int)i) < 0)
             _exit(126);
-    for (fd = LADDER_WORKER_FIRST_OUT_FD + (int)params->nout; fd < 1024; fd++)
-        (void)close(fd);
+    /* Nothing else of the origin's (sockets, LMDB, journals) reaches ffmpeg. */
+    fd = LADDER_WORKER_FIRST_OUT_FD + (int)params->nout;
+    if (close_range((unsigned)fd, ~0U, 0) != 0)
+        for (; fd < 65536; fd++)
+            (void)close(fd);
     execvp(params->argv[0], (char *const *)(uintptr_t)params->argv);
     _exit(127);
 }
@@ -397,9 +400,9 @@ ladder_worker_close_all(int *fds, size_t n)
 }
 
 /*
- * Pipe ends are made above fd 1024 - well, above every fd the child
- * keeps: F_DUPFD_CLOEXEC to >= 64 keeps them clear of 0..4+nout, so the
- * dup2() calls in the child never overwrite an end they still need.
+ * A close-on-exec pipe whose ends are at fd 64 or above: clear of the
+ * 0..4+nout range the child dup2()s into, so no end it still needs is
+ * overwritten on the way.
  */
 static int
 ladder_worker_pipe(int p[2])
