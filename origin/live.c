@@ -31,6 +31,7 @@
 
 #include "live.h"
 #include "err.h"
+#include "ladder_sup.h"
 #include "fault.h"
 #include "journal.h"
 #include "log.h"
@@ -44,7 +45,10 @@
 #include "compat.h"
 
 #define LIVE_PATH_MAX 4096
-#define LIVE_REP_MAX 16
+#define LIVE_REP_MAX 32
+#define LIVE_PEND_MAX 32 /* passthrough video segments waiting for the encoded rungs */
+#define LIVE_RECENT 8    /* encoded segment times remembered per rung */
+#define LIVE_BACKFILL_MAX 512
 #define LIVE_VIDEO_SET 1
 #define LIVE_AUDIO_SET 2
 #define LIVE_VIDEO_BW 1000000 /* until segments say better */
@@ -65,6 +69,27 @@ struct live_file {
     uint64_t end_ms;
 };
 
+/* One encoded rung of the running ladder. */
+struct live_rung {
+    char rep[LIVE_REP_MAX]; /* "v{gen}-{rung id}" */
+    char codecs[24];
+    uint32_t width, height, kbps;
+    bool has_init;
+    uint8_t *last; /* owned: the latest real media segment (the filler's source) */
+    size_t last_len;
+    int64_t recent[LIVE_RECENT]; /* t of the latest real segments, a ring */
+    size_t last_t_len[LIVE_RECENT];
+    unsigned nrecent;
+};
+
+/* A passthrough video segment written but not yet in the model: it waits for the rungs. */
+struct live_pend {
+    int64_t t, d;
+    size_t len;
+    uint32_t gen, timescale, samples;
+    uint64_t due_ms; /* monotonic: commit by then, with fillers for the missing rungs */
+};
+
 struct live {
     unsigned magic;
 #define LIVE_MAGIC 0x6c697665U
@@ -77,7 +102,7 @@ struct live {
     struct event *sweep_ev; /* owned: journal retention */
     char *jroot;            /* owned: data.dir/journal */
     struct metric *segments, *bytes, *publishing, *pkg_errors, *unsupported, *recovered,
-        *runs_ended, *write_errors, *journal_lost;
+        *runs_ended, *write_errors, *journal_lost, *fillers, *late, *backfilled, *init_changed;
 };
 
 struct live_stream {
@@ -111,6 +136,14 @@ struct live_stream {
     struct event *grace_ev;            /* owned */
     struct live_file *files; /* owned: FIFO of segment files, when not keeping the recording */
     size_t nfiles, files_head, files_cap;
+    struct ladder_sup *sup; /* owned during a run with a ladder */
+    uint32_t sup_gen;       /* the video generation it encodes */
+    struct live_rung rungs[LADDER_MAX_VIDEO];
+    unsigned nrungs;
+    struct live_pend pend[LIVE_PEND_MAX];
+    unsigned npend;
+    int64_t committed_t;     /* t of the last video segment in the model; -1 none */
+    struct event *commit_ev; /* owned: a pending segment's deadline */
 };
 
 static uint64_t
@@ -573,12 +606,495 @@ live_manifests_kick(struct live_stream *ls)
     AZ(evtimer_add(ls->flush_ev, &tv));
 }
 
+static void live_seg_model(struct live_stream *ls, const struct pkg_out *out, const char *rep);
+
+/* ---- the ladder: encoded rungs beside the passthrough ---- */
+
+/*
+ * SPEC: ISO/IEC 14496-12 8.8.12 -- rewrites the baseMediaDecodeTime of the
+ * (single) traf of a styp/moof/mdat segment to t. 0, or ERR_PROTO for
+ * bytes that are not one of our segments.
+ */
+static int
+live_ladder_patch_tfdt(uint8_t *p, size_t len, uint64_t t)
+{
+    size_t o = 0, end = len;
+    int depth = 0;
+
+    while (o + 8 <= end) {
+        uint32_t sz =
+            (uint32_t)p[o] << 24 | (uint32_t)p[o + 1] << 16 | (uint32_t)p[o + 2] << 8 | p[o + 3];
+
+        if (sz < 8 || sz > end - o)
+            return ERR_PROTO;
+        if (memcmp(p + o + 4, "moof", 4) == 0 || memcmp(p + o + 4, "traf", 4) == 0) {
+            if (++depth > 2)
+                return ERR_PROTO;
+            end = o + sz;
+            o += 8;
+            continue;
+        }
+        if (memcmp(p + o + 4, "tfdt", 4) == 0) {
+            int i;
+
+            if (sz >= 20 && p[o + 8] == 1) {
+                for (i = 0; i < 8; i++)
+                    p[o + 12 + i] = (uint8_t)(t >> (56 - 8 * i));
+                return 0;
+            }
+            if (sz >= 16 && p[o + 8] == 0 && t <= UINT32_MAX) {
+                for (i = 0; i < 4; i++)
+                    p[o + 12 + i] = (uint8_t)(t >> (24 - 8 * i));
+                return 0;
+            }
+            return ERR_PROTO;
+        }
+        o += sz;
+    }
+    return ERR_PROTO;
+}
+
+static bool
+live_ladder_has(const struct live_rung *r, int64_t t, size_t *len)
+{
+    unsigned i;
+
+    for (i = 0; i < LIVE_RECENT && i < r->nrecent; i++)
+        if (r->recent[i] == t) {
+            if (len != NULL)
+                *len = r->last_t_len[i];
+            return true;
+        }
+    return false;
+}
+
+/*
+ * Writes rung r's segment at t as a copy of its latest real segment moved
+ * to t: failover content for a time the worker did not encode (it was
+ * down, restarting or late). Same init, so a player on that rung decodes
+ * on; the picture repeats the last encoded segment. 0 or an error.
+ */
+static int
+live_ladder_filler(struct live_stream *ls, struct live_rung *r, int64_t t)
+{
+    char dir[LIVE_PATH_MAX], name[32];
+    uint8_t *copy;
+    int rc;
+
+    if (r->last == NULL)
+        return ERR_NOTFOUND;
+    if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, r->rep) >= (int)sizeof(dir))
+        return ERR_LIMIT;
+    copy = xmalloc(r->last_len);
+    memcpy(copy, r->last, r->last_len);
+    rc = live_ladder_patch_tfdt(copy, r->last_len, (uint64_t)t);
+    (void)snprintf(name, sizeof(name), "%" PRId64 ".m4s", t);
+    if (rc == 0)
+        rc = live_write_file(ls, dir, name, copy, r->last_len, false);
+    xfree(copy);
+    if (rc == 0)
+        metric_inc(ls->l->fillers);
+    return rc;
+}
+
+/* The video set of m's last period, NULL before the passthrough made it. */
+static struct model_aset *
+live_ladder_set(struct model *m)
+{
+    if (m == NULL || m->nperiods == 0)
+        return NULL;
+    return model_aset_find(m->periods[m->nperiods - 1], LIVE_VIDEO_SET);
+}
+
+/*
+ * Puts rung r into the video set of m (when it is not there yet). The set's
+ * earlier segments get fillers made from the segment at t, so every
+ * segment the MPD lists exists in every representation.
+ */
+static int
+live_ladder_rep_add(struct live_stream *ls, struct model *m, struct live_rung *r, int64_t t,
+                    const struct model_rep *pass)
+{
+    struct model_aset *s = live_ladder_set(m);
+    struct model_rep *mr;
+    uint32_t i, k;
+    unsigned n = 0;
+    int rc;
+
+    if (s == NULL)
+        return ERR_NOTFOUND;
+    if (model_rep_find(m->periods[m->nperiods - 1], r->rep, NULL) != NULL)
+        return 0;
+    if (s->tl.nsegs > LIVE_BACKFILL_MAX)
+        return ERR_LIMIT;
+    for (i = 0; i < s->tl.nruns; i++)
+        for (k = 0; k <= s->tl.runs[i].r; k++) {
+            int64_t bt = (int64_t)(s->tl.runs[i].t + k * s->tl.runs[i].d);
+            char path[LIVE_PATH_MAX];
+            struct stat st;
+
+            if (bt == t ||
+                snprintf(path, sizeof(path), "%s/%s/%" PRId64 ".m4s", ls->ldir, r->rep, bt) >=
+                    (int)sizeof(path) ||
+                stat(path, &st) == 0)
+                continue;
+            if (live_ladder_filler(ls, r, bt) == 0)
+                n++;
+        }
+    if (n > 0) {
+        metric_add(ls->l->backfilled, n);
+        LOG(LOG_INFO, "ladder", "backfilled", "stream=%s rep=%s segments=%u", ls->name, r->rep, n);
+    }
+    rc = model_rep_add(s, r->rep, r->codecs, r->kbps * 1000u, &mr);
+    if (rc != 0)
+        return rc;
+    mr->width = r->width;
+    mr->height = r->height;
+    if (pass != NULL) {
+        mr->fr_num = pass->fr_num;
+        mr->fr_den = pass->fr_den;
+    }
+    return 0;
+}
+
+static void
+live_ladder_bw(struct model *m, const char *rep, size_t len, int64_t d, uint32_t timescale)
+{
+    struct model_rep *mr;
+    uint64_t bps;
+
+    if (m == NULL || m->nperiods == 0 || d <= 0)
+        return;
+    mr = model_rep_find(m->periods[m->nperiods - 1], rep, NULL);
+    if (mr == NULL)
+        return;
+    bps = (uint64_t)len * 8u * timescale / (uint64_t)d;
+    if (bps > UINT32_MAX)
+        bps = UINT32_MAX;
+    if (bps > mr->bandwidth)
+        mr->bandwidth = (uint32_t)bps;
+}
+
+/*
+ * The frame rate of a segment of n frames lasting d ticks: an integer or an
+ * NTSC rate (N * 1000/1001) when within 0.1 %, else n * timescale / d.
+ * Leaves *num at 0 for segments too short to tell.
+ */
+static void
+live_ladder_fps(uint32_t n, int64_t d, uint32_t timescale, uint32_t *num, uint32_t *den)
+{
+    double fps, k;
+
+    *num = *den = 0;
+    if (n < 10 || d <= 0 || (uint64_t)d < timescale / 2)
+        return;
+    fps = (double)n * timescale / (double)d;
+    k = (double)(uint32_t)(fps + 0.5);
+    if (k > 0 && k <= 300 && fps > k * 0.999 && fps < k * 1.001) {
+        *num = (uint32_t)k;
+        *den = 1;
+        return;
+    }
+    k = (double)(uint32_t)(fps * 1001 / 1000 + 0.5);
+    if (k > 0 && k <= 300 && fps * 1001 / 1000 > k * 0.999 && fps * 1001 / 1000 < k * 1.001) {
+        *num = (uint32_t)k * 1000;
+        *den = 1001;
+    }
+}
+
+/* Gives every video representation of m's last period without a frame rate this one. */
+static void
+live_ladder_fps_fill(struct model *m, uint32_t num, uint32_t den)
+{
+    struct model_aset *s = live_ladder_set(m);
+    uint32_t i;
+
+    if (s == NULL || num == 0)
+        return;
+    for (i = 0; i < s->nreps; i++)
+        if (s->reps[i]->fr_num == 0) {
+            s->reps[i]->fr_num = num;
+            s->reps[i]->fr_den = den;
+        }
+}
+
+/* Commits the oldest pending segment: fillers for the rungs that miss it, then the models. */
+static void
+live_ladder_commit_one(struct live_stream *ls)
+{
+    struct live_pend pd = ls->pend[0];
+    struct pkg_out out;
+    char rep[LIVE_REP_MAX];
+    const struct model_rep *pass = NULL;
+    uint32_t fr_num, fr_den;
+    unsigned i;
+
+    memmove(ls->pend, ls->pend + 1, (ls->npend - 1) * sizeof(ls->pend[0]));
+    ls->npend--;
+    memset(&out, 0, sizeof(out));
+    out.kind = PKG_OUT_SEGMENT;
+    out.track = PKG_VIDEO;
+    out.gen = pd.gen;
+    out.timescale = pd.timescale;
+    out.t = pd.t;
+    out.d = pd.d;
+    out.ept = pd.t;
+    out.len = pd.len;
+    live_rep_id(PKG_VIDEO, pd.gen, rep, sizeof(rep));
+    live_seg_model(ls, &out, rep);
+    ls->committed_t = pd.t;
+    if (pd.gen != ls->sup_gen || ls->lm == NULL || ls->lm->nperiods == 0)
+        return;
+    pass = model_rep_find(ls->lm->periods[ls->lm->nperiods - 1], rep, NULL);
+    for (i = 0; i < ls->nrungs; i++) {
+        struct live_rung *r = &ls->rungs[i];
+        size_t len = r->last_len;
+        bool real = live_ladder_has(r, pd.t, &len);
+        bool listed = model_rep_find(ls->lm->periods[ls->lm->nperiods - 1], r->rep, NULL) != NULL;
+
+        if (!real) {
+            if (!listed)
+                continue; /* not started yet: it joins with its first real segment */
+            if (live_ladder_filler(ls, r, pd.t) != 0) {
+                LOG_RL(LOG_ERR, "ladder", "filler_failed", 5, "stream=%s rep=%s t=%" PRId64,
+                       ls->name, r->rep, pd.t);
+                continue;
+            }
+            LOG_RL(LOG_INFO, "ladder", "filler", 5, "stream=%s rep=%s t=%" PRId64, ls->name, r->rep,
+                   pd.t);
+        } else if (!listed) {
+            int rc = live_ladder_rep_add(ls, ls->lm, r, pd.t, pass);
+
+            if (rc == 0 && ls->rm != NULL)
+                rc = live_ladder_rep_add(ls, ls->rm, r, pd.t, pass);
+            if (rc != 0) {
+                LOG_RL(LOG_WARN, "ladder", "rep_add_failed", 5, "stream=%s rep=%s err=%s", ls->name,
+                       r->rep, err_name(rc));
+                continue;
+            }
+            LOG(LOG_INFO, "ladder", "rep_added", "stream=%s rep=%s t=%" PRId64, ls->name, r->rep,
+                pd.t);
+        }
+        live_ladder_bw(ls->lm, r->rep, len, pd.d, pd.timescale);
+        live_ladder_bw(ls->rm, r->rep, len, pd.d, pd.timescale);
+    }
+    /* FLV does not say the frame rate; the segments do (every rung keeps the source's). */
+    live_ladder_fps(pd.samples, pd.d, pd.timescale, &fr_num, &fr_den);
+    live_ladder_fps_fill(ls->lm, fr_num, fr_den);
+    live_ladder_fps_fill(ls->rm, fr_num, fr_den);
+    live_manifests_kick(ls);
+}
+
+static uint64_t
+live_mono_ms(void)
+{
+    struct timespec ts;
+
+    AZ(clock_gettime(CLOCK_MONOTONIC, &ts));
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Commits pending segments in order: each once every rung that is being
+ * encoded has it, or at its deadline (force: all of them now).
+ */
+static void
+live_ladder_commit(struct live_stream *ls, bool force)
+{
+    uint64_t now = live_mono_ms();
+
+    while (ls->npend > 0) {
+        struct live_pend *pd = &ls->pend[0];
+        bool ready = true;
+        unsigned i;
+
+        for (i = 0; i < ls->nrungs && !force && now < pd->due_ms; i++)
+            if (!live_ladder_has(&ls->rungs[i], pd->t, NULL) && pd->gen == ls->sup_gen &&
+                ls->sup != NULL && ladder_sup_rung_live(ls->sup, i))
+                ready = false;
+        if (!ready) {
+            struct timeval tv;
+            uint64_t wait = pd->due_ms - now;
+
+            tv.tv_sec = (time_t)(wait / 1000);
+            tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+            AZ(evtimer_add(ls->commit_ev, &tv));
+            return;
+        }
+        live_ladder_commit_one(ls);
+    }
+    evtimer_del(ls->commit_ev);
+}
+
+static void
+live_ladder_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct live_stream *ls;
+
+    (void)fd;
+    (void)what;
+    CAST_OBJ_NOTNULL(ls, arg, LIVE_STREAM_MAGIC);
+    live_ladder_commit(ls, false);
+}
+
+static void
+live_ladder_pend(struct live_stream *ls, const struct pkg_out *out)
+{
+    struct live_pend *pd;
+
+    if (ls->npend == LIVE_PEND_MAX)
+        live_ladder_commit_one(ls);
+    pd = &ls->pend[ls->npend++];
+    pd->t = out->t;
+    pd->d = out->d;
+    pd->len = out->len;
+    pd->samples = out->samples;
+    pd->gen = out->gen;
+    pd->timescale = out->timescale;
+    pd->due_ms = live_mono_ms() + ls->l->conf.ladder_wait_ms;
+    live_ladder_commit(ls, false);
+}
+
+/* The supervisor's outputs: init and media segments of rung i. */
+static void
+live_ladder_out(void *arg, unsigned i, const struct pkg_out *out, const struct pkg_rep_info *info)
+{
+    struct live_stream *ls;
+    struct live_rung *r;
+    char dir[LIVE_PATH_MAX], name[32];
+    unsigned slot;
+
+    CAST_OBJ_NOTNULL(ls, arg, LIVE_STREAM_MAGIC);
+    if (i >= ls->nrungs)
+        return;
+    r = &ls->rungs[i];
+    if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, r->rep) >= (int)sizeof(dir))
+        return;
+    if (out->kind == PKG_OUT_INIT) {
+        if (info != NULL) {
+            (void)snprintf(r->codecs, sizeof(r->codecs), "%s", info->codecs);
+            if (info->width != 0) {
+                r->width = info->width;
+                r->height = info->height;
+            }
+        }
+        if (r->has_init) {
+            char path[LIVE_PATH_MAX];
+            struct stat st;
+
+            /* A restarted worker must give the same init: players keep the one they have. */
+            if (snprintf(path, sizeof(path), "%s/init.mp4", dir) < (int)sizeof(path) &&
+                stat(path, &st) == 0 && (size_t)st.st_size != out->len) {
+                metric_inc(ls->l->init_changed);
+                LOG(LOG_WARN, "ladder", "init_changed", "stream=%s rep=%s", ls->name, r->rep);
+            }
+        }
+        if (journal_mkdirs(dir) == 0 &&
+            live_write_file(ls, dir, "init.mp4", out->data, out->len, true) == 0)
+            r->has_init = true;
+        return;
+    }
+    if (out->t < 0 || out->d <= 0 || !r->has_init)
+        return;
+    /* Already committed (with a filler): segments never change once listed. */
+    if (ls->committed_t >= 0 && out->t <= ls->committed_t) {
+        metric_inc(ls->l->late);
+        LOG_RL(LOG_INFO, "ladder", "late_segment", 5, "stream=%s rep=%s t=%" PRId64, ls->name,
+               r->rep, out->t);
+        return;
+    }
+    (void)snprintf(name, sizeof(name), "%" PRId64 ".m4s", out->t);
+    if (live_write_file(ls, dir, name, out->data, out->len, false) != 0)
+        return;
+    metric_inc(ls->l->segments);
+    metric_add(ls->l->bytes, out->len);
+    r->last = xrealloc(r->last, out->len);
+    memcpy(r->last, out->data, out->len);
+    r->last_len = out->len;
+    slot = r->nrecent++ % LIVE_RECENT;
+    r->recent[slot] = out->t;
+    r->last_t_len[slot] = out->len;
+    if (ls->rm == NULL)
+        live_files_push(ls, r->rep, (uint64_t)out->t, ls->end_ms);
+    live_ladder_commit(ls, false);
+}
+
+/* At each keyframe: the stream's disclaimer (the streams API may have changed it). */
+static void
+live_ladder_disclaimer(struct live_stream *ls)
+{
+    char text[STREAMS_DISCLAIMER_MAX + 1];
+
+    if (streams_disclaimer(ls->l->streams, ls->name, text, sizeof(text)) != 0)
+        text[0] = '\0';
+    ladder_sup_set_disclaimer(ls->sup, text);
+}
+
+/* Commits what waits and stops the ladder of the run (or of an old video generation). */
+static void
+live_ladder_stop(struct live_stream *ls)
+{
+    unsigned i;
+
+    live_ladder_commit(ls, true);
+    ladder_sup_free(&ls->sup);
+    for (i = 0; i < ls->nrungs; i++)
+        xfree(ls->rungs[i].last);
+    memset(ls->rungs, 0, sizeof(ls->rungs));
+    ls->nrungs = 0;
+}
+
+/* The video was configured (generation gen): a supervisor for it, with its rungs. */
+static void
+live_ladder_configure(struct live_stream *ls, const uint8_t *tag, size_t len)
+{
+    const struct live_conf *c = &ls->l->conf;
+    char text[STREAMS_DISCLAIMER_MAX + 1];
+    const struct ladder_pick *picks;
+    struct ladder_sup_conf sc;
+    struct pkg_rep_info info;
+    unsigned i, n;
+
+    if (c->ladder == NULL || ls->replaying || ls->pkg == NULL)
+        return;
+    pkg_rep_info(ls->pkg, PKG_VIDEO, &info);
+    if (!info.configured)
+        return;
+    if (ls->sup != NULL && ls->sup_gen == info.gen)
+        return;
+    live_ladder_stop(ls);
+    memset(&sc, 0, sizeof(sc));
+    sc.ladder = c->ladder;
+    sc.ffmpeg = c->ffmpeg;
+    sc.segment_ms = c->segment_ms;
+    sc.nice = c->ladder_nice;
+    sc.threads = c->ladder_threads;
+    sc.max_workers = c->ladder_max_workers;
+    sc.backoff_min_ms = c->ladder_backoff_min_ms;
+    sc.backoff_max_ms = c->ladder_backoff_max_ms;
+    sc.restore_ms = c->ladder_restore_ms;
+    sc.disclaimer =
+        streams_disclaimer(ls->l->streams, ls->name, text, sizeof(text)) == 0 ? text : NULL;
+    ladder_sup_new(ls->l->base, &sc, ls->name, live_ladder_out, ls, &ls->sup);
+    ls->sup_gen = info.gen;
+    n = ladder_sup_video_config(ls->sup, tag, len, info.width, info.height);
+    (void)ladder_sup_rungs(ls->sup, &picks);
+    for (i = 0; i < n; i++) {
+        struct live_rung *r = &ls->rungs[i];
+
+        (void)snprintf(r->rep, sizeof(r->rep), "v%" PRIu32 "-%s", info.gen, picks[i].rung->id);
+        r->width = picks[i].width;
+        r->height = picks[i].height;
+        r->kbps = picks[i].rung->kbps;
+        (void)snprintf(r->codecs, sizeof(r->codecs), "avc1.64001f");
+    }
+    ls->nrungs = n;
+}
+
 static int
 live_on_segment(struct live_stream *ls, const struct pkg_out *out)
 {
     char rep[LIVE_REP_MAX], dir[LIVE_PATH_MAX], name[32];
-    uint64_t end_ms;
-    int rc;
 
     if (out->t < 0 || out->d <= 0 || !model_time_ok((uint64_t)(out->t + out->d), out->timescale))
         return 0;
@@ -591,6 +1107,20 @@ live_on_segment(struct live_stream *ls, const struct pkg_out *out)
         return 0; /* not in the model either: a listed segment must exist */
     metric_inc(ls->l->segments);
     metric_add(ls->l->bytes, out->len);
+    if (out->track == PKG_VIDEO && ls->sup != NULL && ls->nrungs > 0) {
+        live_ladder_pend(ls, out);
+        return 0;
+    }
+    live_seg_model(ls, out, rep);
+    return 0;
+}
+
+/* A written segment joins the models; the manifests follow. */
+static void
+live_seg_model(struct live_stream *ls, const struct pkg_out *out, const char *rep)
+{
+    uint64_t end_ms;
+    int rc;
 
     /* A new configuration is a new representation, so a new period. */
     if (ls->period_has[out->track] && out->gen != ls->period_gen[out->track]) {
@@ -604,7 +1134,7 @@ live_on_segment(struct live_stream *ls, const struct pkg_out *out)
     if (rc != 0) {
         LOG_RL(LOG_ERR, "live", "model_failed", 5, "stream=%s rep=%s t=%" PRId64 " err=%s",
                ls->name, rep, out->t, err_name(rc));
-        return 0;
+        return;
     }
     ls->period_has[out->track] = true;
     ls->period_gen[out->track] = out->gen;
@@ -620,7 +1150,6 @@ live_on_segment(struct live_stream *ls, const struct pkg_out *out)
     if (!ls->manifests_on && live_tracks_ready(ls))
         ls->manifests_on = true;
     live_manifests_kick(ls);
-    return 0;
 }
 
 static int
@@ -658,10 +1187,19 @@ live_package_video(struct live_stream *ls, int64_t dts, const uint8_t *data, siz
         cfg.codec = PKG_CODEC_H264;
         cfg.record = data + v.hdr_len;
         cfg.record_len = len - v.hdr_len;
-        return pkg_config_video(ls->pkg, &cfg, PKG_CFG_REPLACE);
+        rc = pkg_config_video(ls->pkg, &cfg, PKG_CFG_REPLACE);
+        if (rc == 0)
+            live_ladder_configure(ls, data, len);
+        return rc;
     }
     if (v.packet_type == 1 && len > v.hdr_len) {
         struct pkg_frame f;
+
+        if (ls->sup != NULL && !ls->replaying && v.frame_type == FLV_FRAME_KEY)
+            live_ladder_disclaimer(ls);
+        if (ls->sup != NULL && !ls->replaying)
+            ladder_sup_video_tag(ls->sup, data, len, (uint32_t)dts, v.cts,
+                                 v.frame_type == FLV_FRAME_KEY, ls->base_ms);
 
         f.dts_ms = dts;
         f.cts_ms = v.cts;
@@ -818,6 +1356,9 @@ live_stream_new(struct live *l, const char *name)
     AN(ls->grace_ev);
     ls->flush_ev = evtimer_new(l->base, live_flush_cb, ls);
     AN(ls->flush_ev);
+    ls->commit_ev = evtimer_new(l->base, live_ladder_commit_cb, ls);
+    AN(ls->commit_ev);
+    ls->committed_t = -1;
     ls->next = l->head;
     l->head = ls;
     l->count++;
@@ -828,6 +1369,8 @@ static void
 live_stream_free(struct live_stream *ls)
 {
     journal_close(&ls->j);
+    live_ladder_stop(ls);
+    event_free(ls->commit_ev);
     pkg_free(&ls->pkg);
     model_free(&ls->lm);
     model_free(&ls->rm);
@@ -861,6 +1404,8 @@ live_run_start(struct live_stream *ls, uint64_t base_ms)
     memset(ls->period_gen, 0, sizeof(ls->period_gen));
     memset(ls->track_end_ms, 0, sizeof(ls->track_end_ms));
     ls->nperiods_made = 0;
+    ls->committed_t = -1;
+    ls->npend = 0;
     ls->nfiles = 0;
     ls->files_head = 0;
     ls->end_ms = base_ms;
@@ -886,6 +1431,7 @@ live_run_end(struct live_stream *ls)
         return;
     rc = pkg_flush(ls->pkg);
     XXX_HANDLE(rc);
+    live_ladder_stop(ls);
     evtimer_del(ls->flush_ev);
     m = ls->rm != NULL ? ls->rm : ls->lm;
     live_model_make_static(m);
@@ -936,6 +1482,8 @@ live_session_end(struct live_stream *ls)
     rc = pkg_flush(ls->pkg);
     if (rc != 0)
         LOG(LOG_WARN, "live", "flush_failed", "stream=%s err=%s", ls->name, err_name(rc));
+    if (ls->sup != NULL)
+        ladder_sup_session_end(ls->sup);
     live_manifests_now(ls);
 }
 
@@ -1199,6 +1747,7 @@ live_new(struct event_base *base, const struct live_conf *c, struct streams *st,
     l->base = base;
     l->conf = *c;
     l->conf.data_dir = xstrdup(c->data_dir);
+    l->conf.ffmpeg = xstrdup(c->ffmpeg != NULL ? c->ffmpeg : "ffmpeg");
     l->streams = st;
     l->jroot = live_path_dup(c->data_dir, "journal", "");
     rc = journal_mkdirs(l->jroot);
@@ -1207,6 +1756,7 @@ live_new(struct event_base *base, const struct live_conf *c, struct streams *st,
     if (rc != 0) {
         xfree(l->jroot);
         xfree((void *)(uintptr_t)l->conf.data_dir);
+        xfree((void *)(uintptr_t)l->conf.ffmpeg);
         FREE_OBJ(l);
         return rc;
     }
@@ -1228,6 +1778,16 @@ live_new(struct event_base *base, const struct live_conf *c, struct streams *st,
                                       "Segment or manifest files that could not be written.");
     l->journal_lost =
         metrics_counter("origin.live.journal_lost", "Sessions that went on without their journal.");
+    l->fillers =
+        metrics_counter("origin.ladder.fillers",
+                        "Encoded segments written as failover copies (the worker missed them).");
+    l->late = metrics_counter("origin.ladder.late_segments",
+                              "Encoded segments that came after their time was committed.");
+    l->backfilled =
+        metrics_counter("origin.ladder.backfilled",
+                        "Failover copies written for a rung that joined a period late.");
+    l->init_changed = metrics_counter("origin.ladder.init_changed",
+                                      "Restarted workers whose init segment differed from before.");
     live_sweep_cb(-1, 0, l);
     *out = l;
     return 0;
@@ -1252,6 +1812,7 @@ live_free(struct live **pl)
     journal_syncer_stop(&l->syncer);
     xfree(l->jroot);
     xfree((void *)(uintptr_t)l->conf.data_dir);
+    xfree((void *)(uintptr_t)l->conf.ffmpeg);
     FREE_OBJ(l);
     *pl = NULL;
 }

@@ -36,6 +36,7 @@
 #include "miniobj.h"
 
 struct event_base;
+struct ladder;
 struct live;
 struct live_stream;
 struct streams;
@@ -49,6 +50,16 @@ struct live_conf {
     bool keep_recording;           /* keep segments that left the DVR window */
     uint64_t journal_retention_ms; /* sealed journals kept this long */
     uint32_t journal_sync_ms;      /* fdatasync period, <= 500 */
+    /* The transcode ladder (ladder_sup.h); ladder NULL: passthrough only. */
+    const struct ladder *ladder; /* borrowed for the life of the struct live */
+    const char *ffmpeg;          /* borrowed likewise: the worker program */
+    int ladder_nice;             /* niceness of the workers */
+    unsigned ladder_threads;     /* ffmpeg -threads per encoder, 0 = its choice */
+    unsigned ladder_max_workers; /* workers running at once */
+    uint32_t ladder_wait_ms;     /* how long a segment waits for the encoded rungs */
+    uint32_t ladder_backoff_min_ms;
+    uint32_t ladder_backoff_max_ms;
+    uint32_t ladder_restore_ms; /* a dropped top rung comes back after keeping up this long */
     uint32_t journal_buffer;       /* bytes of tags buffered per journal; 0 = write each */
 };
 

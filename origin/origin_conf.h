@@ -22,12 +22,20 @@
 struct httpd_conf;
 
 struct origin_conf {
-    char *http_listen;     /* owned: HTTP (manifests, segments, REST) */
-    char *rtmp_listen;     /* owned: RTMP ingest */
-    int64_t workers;       /* 0 = one per CPU core */
-    char *data_dir;        /* owned; relative to the working directory */
-    char *ladder;          /* owned: "none", "default", or a ladder file's path */
-    uint64_t rtmp_timeout; /* ms: an RTMP connection silent this long is closed */
+    char *http_listen;   /* owned: HTTP (manifests, segments, REST) */
+    char *rtmp_listen;   /* owned: RTMP ingest */
+    int64_t workers;     /* 0 = one per CPU core */
+    char *data_dir;      /* owned; relative to the working directory */
+    char *ladder;        /* owned: "none", "default", or a ladder file's path */
+    char *ladder_ffmpeg; /* owned: the worker program */
+    int64_t ladder_nice;
+    int64_t ladder_threads;
+    int64_t ladder_max_workers;
+    uint64_t ladder_wait;        /* ms */
+    uint64_t ladder_backoff_min; /* ms */
+    uint64_t ladder_backoff_max; /* ms */
+    uint64_t ladder_restore;     /* ms */
+    uint64_t rtmp_timeout;       /* ms: an RTMP connection silent this long is closed */
     int64_t rtmp_max_connections;
     uint64_t rtmp_read_batch; /* ms: publishers are read this often; 0 = as data arrives */
     uint64_t segment_duration;   /* ms: target duration of a live segment */
@@ -41,16 +49,16 @@ struct origin_conf {
     uint64_t drain_timeout;      /* ms */
     struct conf_http http;
     /* the metadata store (origin/meta.h) and the interactions API (origin/social_api.h) */
-    int meta_backend;            /* enum meta_backend */
-    char *meta_postgres;         /* owned: libpq conninfo */
+    int meta_backend;    /* enum meta_backend */
+    char *meta_postgres; /* owned: libpq conninfo */
     int64_t meta_postgres_pool;
     uint64_t meta_lmdb_size;
     int64_t meta_events_keep;
-    char *social_token_secret;   /* owned */
-    uint64_t social_token_ttl;   /* ms */
-    char *social_moderator_key;  /* owned */
-    char *social_edge_key;       /* owned */
-    char *social_reactions;      /* owned */
+    char *social_token_secret;       /* owned */
+    uint64_t social_token_ttl;       /* ms */
+    char *social_moderator_key;      /* owned */
+    char *social_edge_key;           /* owned */
+    char *social_reactions;          /* owned */
     uint64_t social_reaction_bucket; /* ms */
     int64_t social_threads;
     int64_t social_queue_max;

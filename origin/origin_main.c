@@ -12,11 +12,14 @@
  * Owned here for the process's life (made in start, freed in stop): the
  * streams store, the ingest event base, the live state and the RTMP server.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -26,6 +29,7 @@
 #include "journal.h"
 #include "live.h"
 #include "log.h"
+#include "media/ladder.h"
 #include "mem.h"
 #include "meta.h"
 #include "node_app.h"
@@ -50,7 +54,44 @@ static struct {
     struct origin_social *social; /* owned: the interactions API and its store threads */
     pthread_t thread;
     bool running;
+    struct ladder ladder; /* the transcode ladder, when ladder is not none */
 } origin;
+
+/* Reads conf's ladder: NULL for none, else origin.ladder filled. ERR_CONF (logged) when bad. */
+static int
+origin_main_ladder(const char *spec, const struct ladder **out)
+{
+    char *text;
+    ssize_t n;
+    unsigned line = 0;
+    int fd, rc;
+
+    *out = NULL;
+    if (strcmp(spec, "none") == 0)
+        return 0;
+    if (strcmp(spec, "default") == 0) {
+        ladder_default(&origin.ladder);
+        *out = &origin.ladder;
+        return 0;
+    }
+    fd = open(spec, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        LOG(LOG_ERR, "origin", "ladder_failed", "conn=0 file=%s err=%s", spec, err_name(-errno));
+        return ERR_CONF;
+    }
+    text = xmalloc(LADDER_FILE_MAX + 1);
+    n = read(fd, text, LADDER_FILE_MAX + 1);
+    (void)close(fd);
+    rc = n < 0 ? ERR_CONF : ladder_parse(&origin.ladder, text, (size_t)n, &line);
+    xfree(text);
+    if (rc != 0) {
+        LOG(LOG_ERR, "origin", "ladder_failed", "conn=0 file=%s line=%u err=%s", spec, line,
+            err_name(rc));
+        return ERR_CONF;
+    }
+    *out = &origin.ladder;
+    return 0;
+}
 
 static void
 origin_main_handle(struct httpd_req *r, void *arg)
@@ -180,6 +221,17 @@ origin_main_start(struct node *n, const void *conf)
     /* The promise is 500 ms of loss at most, counting tags that wait for
      * the next read batch to be journaled. */
     lc.journal_sync_ms = (uint32_t)c->journal_sync;
+    err = origin_main_ladder(c->ladder, &lc.ladder);
+    if (err != 0)
+        goto fail;
+    lc.ffmpeg = c->ladder_ffmpeg;
+    lc.ladder_nice = (int)c->ladder_nice;
+    lc.ladder_threads = (unsigned)c->ladder_threads;
+    lc.ladder_max_workers = (unsigned)c->ladder_max_workers;
+    lc.ladder_wait_ms = (uint32_t)c->ladder_wait;
+    lc.ladder_backoff_min_ms = (uint32_t)c->ladder_backoff_min;
+    lc.ladder_backoff_max_ms = (uint32_t)c->ladder_backoff_max;
+    lc.ladder_restore_ms = (uint32_t)c->ladder_restore;
     if (lc.journal_sync_ms + c->rtmp_read_batch > JOURNAL_SYNC_MAX_MS) {
         lc.journal_sync_ms = JOURNAL_SYNC_MAX_MS - (uint32_t)c->rtmp_read_batch;
         LOG(LOG_WARN, "origin", "sync_interval_lowered",

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -297,8 +298,99 @@ streams_record_json(struct streams *s, const char *name, size_t nlen, const void
         return NULL;
     out = json_pack("{s:s, s:b, s:I}", "name", nm, "live", streams_is_live(s, nm), "created_ms",
                     (json_int_t)json_integer_value(json_object_get(rec, "created_ms")));
+    if (out != NULL && json_is_string(json_object_get(rec, "disclaimer")))
+        AZ(json_object_set(out, "disclaimer", json_object_get(rec, "disclaimer")));
     json_decref(rec);
     return out;
+}
+
+bool
+streams_disclaimer_ok(const char *text)
+{
+    size_t n = strlen(text), i;
+
+    if (n == 0 || n > STREAMS_DISCLAIMER_MAX)
+        return false;
+    for (i = 0; i < n; i++) {
+        char c = text[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c != '\0' && strchr(" .,!?()-+/#@&_", c) != NULL)))
+            return false;
+    }
+    return true;
+}
+
+int
+streams_disclaimer(struct streams *s, const char *name, char *out, size_t outsz)
+{
+    struct store_txn *t = NULL;
+    json_error_t jerr;
+    const void *val;
+    json_t *rec, *d;
+    size_t vlen;
+    int rc;
+
+    CHECK_OBJ_NOTNULL(s, STREAMS_MAGIC);
+    rc = store_txn_begin(s->store, false, &t);
+    if (rc != 0)
+        return rc;
+    rc = store_kv_get(t, s->db_streams, name, strlen(name), &val, &vlen);
+    rec = rc == 0 ? json_loadb(val, vlen, 0, &jerr) : NULL;
+    store_txn_abort(&t);
+    if (rc != 0)
+        return rc;
+    d = rec != NULL ? json_object_get(rec, "disclaimer") : NULL;
+    rc = ERR_NOTFOUND;
+    if (json_is_string(d) && json_string_length(d) < outsz) {
+        (void)snprintf(out, outsz, "%s", json_string_value(d));
+        rc = 0;
+    }
+    if (rec != NULL)
+        json_decref(rec);
+    return rc;
+}
+
+/* Sets (text) or clears (NULL) the stream's disclaimer in its record. */
+static int
+streams_disclaimer_set(struct streams *s, const char *name, const char *text)
+{
+    struct store_txn *t = NULL;
+    json_error_t jerr;
+    const void *val;
+    json_t *rec = NULL;
+    size_t vlen;
+    char *enc = NULL;
+    int rc;
+
+    rc = store_txn_begin(s->store, true, &t);
+    if (rc != 0)
+        return rc;
+    rc = store_kv_get(t, s->db_streams, name, strlen(name), &val, &vlen);
+    if (rc == 0) {
+        rec = json_loadb(val, vlen, 0, &jerr);
+        if (rec == NULL || !json_is_object(rec))
+            rc = ERR_STORE;
+    }
+    if (rc == 0) {
+        if (text != NULL)
+            AZ(json_object_set_new(rec, "disclaimer", json_string(text)));
+        else
+            (void)json_object_del(rec, "disclaimer");
+        enc = json_dumps(rec, JSON_COMPACT);
+        rc = enc != NULL ? store_kv_put(t, s->db_streams, name, strlen(name), enc, strlen(enc), 0)
+                         : ERR_STORE;
+    }
+    if (rc == 0)
+        rc = store_txn_commit(&t);
+    else
+        store_txn_abort(&t);
+    free(enc); /* jansson's allocation */
+    if (rec != NULL)
+        json_decref(rec);
+    if (rc == 0)
+        LOG(LOG_INFO, "streams", "disclaimer", "stream=%s set=%d", name, text != NULL);
+    return rc;
 }
 
 struct streams_list {
@@ -372,6 +464,7 @@ struct streams_post {
     unsigned magic;
 #define STREAMS_POST_MAGIC 0x73706f73U
     struct streams *s;
+    char put_name[STREAMS_NAME_MAX + 1]; /* PUT /api/streams/{name}; "" for POST */
     char body[STREAMS_BODY_MAX];
     size_t len;
     bool too_big;
@@ -399,7 +492,8 @@ streams_post_end(struct httpd_req *r, int err, void *arg)
     const char *want = NULL;
     struct streams_post *p;
     json_error_t jerr;
-    json_t *in = NULL, *jn;
+    const char *disclaimer = NULL;
+    json_t *in = NULL, *jn, *jd;
     int rc;
 
     CAST_OBJ_NOTNULL(p, arg, STREAMS_POST_MAGIC);
@@ -420,8 +514,33 @@ streams_post_end(struct httpd_req *r, int err, void *arg)
             goto out;
         }
         want = jn != NULL ? json_string_value(jn) : NULL;
+        jd = json_object_get(in, "disclaimer");
+        if (jd != NULL && !json_is_null(jd) &&
+            (!json_is_string(jd) || !streams_disclaimer_ok(json_string_value(jd)))) {
+            httpd_resp_error(r, 400, "bad_disclaimer",
+                             "disclaimer is null or 1 to 200 of A-Z a-z 0-9 space . , ! ? ( ) - + "
+                             "/ # @ & _");
+            goto out;
+        }
+        disclaimer = jd != NULL && json_is_string(jd) ? json_string_value(jd) : NULL;
+    }
+    if (p->put_name[0] != '\0') {
+        if (in == NULL || json_object_get(in, "disclaimer") == NULL) {
+            httpd_resp_error(r, 400, "bad_body", "PUT takes {\"disclaimer\": \"...\" | null}");
+            goto out;
+        }
+        rc = streams_disclaimer_set(p->s, p->put_name, disclaimer);
+        if (rc == ERR_NOTFOUND)
+            httpd_resp_error(r, 404, "not_found", "no such stream");
+        else if (rc != 0)
+            httpd_resp_error(r, 503, "store", "the metadata store failed");
+        else
+            streams_api_get(p->s, r, p->put_name);
+        goto out;
     }
     rc = streams_create(p->s, want, name, key);
+    if (rc == 0 && disclaimer != NULL)
+        rc = streams_disclaimer_set(p->s, name, disclaimer);
     if (rc == ERR_INVAL) {
         httpd_resp_error(r, 400, "bad_name", "a stream name is 1 to 64 of A-Z a-z 0-9 . _ -");
         goto out;
@@ -477,11 +596,23 @@ streams_api(struct streams *s, struct httpd_req *r)
             streams_api_get(s, r, path + 13);
             return;
         }
+        if (m == HTTP1_M_PUT) {
+            if (!origin_http_name_ok(path + 13, strlen(path + 13))) {
+                httpd_resp_error(r, 404, "not_found", "no such stream");
+                return;
+            }
+            p = xcalloc(1, sizeof(*p));
+            p->magic = STREAMS_POST_MAGIC;
+            p->s = s;
+            (void)snprintf(p->put_name, sizeof(p->put_name), "%s", path + 13);
+            httpd_req_read_body(r, streams_post_data, streams_post_end, p);
+            return;
+        }
     } else {
         httpd_resp_error(r, 404, "not_found", "no such API resource");
         return;
     }
-    if (httpd_resp_header(r, "Allow", "GET, HEAD, POST") != 0)
+    if (httpd_resp_header(r, "Allow", "GET, HEAD, POST, PUT") != 0)
         XXX_HANDLE(0);
     httpd_resp_error(r, 405, "method_not_allowed", "this resource does not take that method");
 }

@@ -44,8 +44,13 @@ void streams_close(struct streams **ps);
  *                            "publish_url", "manifest", "master", ...};
  *                            409 when the name exists
  *   GET  /api/streams        {"streams": [{"name", "live", "created_ms"}]}
- *   GET  /api/streams/{name} one of those; 404
- * Keys are only ever returned by the POST that made them.
+ *   GET  /api/streams/{name} one of those (with "disclaimer" when set); 404
+ *   PUT  /api/streams/{name} body {"disclaimer": "text" | null}: sets or
+ *                            clears the text the ladder's worker burns into
+ *                            every encoded rendition (docs/ladder.md); 200
+ *                            with the stream, 400 bad_disclaimer, 404
+ * POST also takes "disclaimer". Keys are only ever returned by the POST
+ * that made them.
  */
 void streams_api(struct streams *s, struct httpd_req *r);
 
@@ -58,6 +63,12 @@ int streams_create(struct streams *s, const char *name, char *name_out, char *ke
 
 /* The stream a key publishes to: 0 with name (STREAMS_NAME_MAX + 1), ERR_NOTFOUND, ERR_STORE. */
 int streams_key_lookup(struct streams *s, const char *key, char *name, size_t namesz) WARN_UNUSED;
+
+#define STREAMS_DISCLAIMER_MAX 200 /* characters of a disclaimer */
+/* A disclaimer's text: 1..STREAMS_DISCLAIMER_MAX of [A-Za-z0-9 .,!?()-+/#@&_] (drawtext-safe). */
+bool streams_disclaimer_ok(const char *text);
+/* The stream's disclaimer into out: 0, ERR_NOTFOUND (no stream, or none set), ERR_STORE. */
+int streams_disclaimer(struct streams *s, const char *name, char *out, size_t outsz) WARN_UNUSED;
 
 /* A publisher starts: ERR_EXISTS when the stream already has one. */
 int streams_live_begin(struct streams *s, const char *name) WARN_UNUSED;
