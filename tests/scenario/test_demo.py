@@ -106,6 +106,15 @@ def test_demo_prints_urls_that_play_through_shield_and_edge_and_stop_stops_it(de
 
     r = cdnlib.wait_for(mpd, timeout=60, what="the demo stream's MPD through the edge")
     assert b'type="dynamic"' in r.body
+
+    # The origin encodes the ladder: the passthrough and its encoded rungs in
+    # one video AdaptationSet (docs/ladder.md), the 240p floor rung among them.
+    def laddered():
+        r = cdnlib.http_get(dash.group(1))
+        return r if r.status == 200 and b'height="240"' in r.body else None
+
+    r = cdnlib.wait_for(laddered, timeout=90, what="the ladder's 240p rung in the demo MPD")
+    assert r.body.count(b"<Representation") >= 3, r.text
     assert cdnlib.http_get(hls.group(1)).status == 200
 
     # ffmpeg plays it through the edge, and the edge filled from the shield.
