@@ -40,19 +40,32 @@ struct origin_conf {
     uint64_t drain_timeout;      /* ms */
     struct conf_http http;
     /* the metadata store (origin/meta.h) and the interactions API (origin/social_api.h) */
-    int meta_backend;            /* enum meta_backend */
-    char *meta_postgres;         /* owned: libpq conninfo */
+    int meta_backend;    /* enum meta_backend */
+    char *meta_postgres; /* owned: libpq conninfo */
     int64_t meta_postgres_pool;
     uint64_t meta_lmdb_size;
     int64_t meta_events_keep;
-    char *social_token_secret;   /* owned */
-    uint64_t social_token_ttl;   /* ms */
-    char *social_moderator_key;  /* owned */
-    char *social_edge_key;       /* owned */
-    char *social_reactions;      /* owned */
+    char *social_token_secret;       /* owned */
+    uint64_t social_token_ttl;       /* ms */
+    char *social_moderator_key;      /* owned */
+    char *social_edge_key;           /* owned */
+    char *social_reactions;          /* owned */
     uint64_t social_reaction_bucket; /* ms */
     int64_t social_threads;
     int64_t social_queue_max;
+    /* VOD (origin/vod.h, docs/vod.md) */
+    uint64_t vod_max_upload;       /* bytes */
+    int64_t vod_workers;           /* local worker processes */
+    uint64_t vod_segment_duration; /* ms */
+    uint64_t vod_chunk_duration;   /* ms */
+    uint64_t vod_chunk_min;        /* ms */
+    uint64_t vod_chunk_max;        /* ms */
+    int64_t vod_scene_threshold;   /* thousandths */
+    int64_t vod_engaging_cuts;     /* cuts per minute */
+    int64_t vod_engaging_motion;   /* thousandths */
+    uint64_t vod_lease;            /* ms */
+    int64_t vod_max_attempts;
+    uint64_t vod_retry_backoff; /* ms */
 };
 
 extern const struct conf_table origin_conf_table;
