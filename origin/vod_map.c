@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +41,8 @@ vod_run(const char *const *argv, int out_fd, const char *err_path, vod_tick_fn *
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* ffmpeg dies with whoever runs it (a worker killed with -9 included). */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         fd = open("/dev/null", O_RDWR);
         if (fd >= 0) {
             (void)dup2(fd, 0);
