@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -69,6 +70,18 @@ struct vod {
 
 /* The one instance, for vod_body_cap() (httpd's hook has no argument). */
 static struct vod *vod_the;
+
+int
+vod_fmt(char *out, size_t outsz, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+
+    va_start(ap, fmt);
+    w = vsnprintf(out, outsz, fmt, ap);
+    va_end(ap);
+    return w < 0 || (size_t)w >= outsz ? ERR_LIMIT : w;
+}
 
 uint64_t
 vod_now_ms(void)
@@ -206,7 +219,7 @@ vod_set_status(struct vod *v, const char *id, const char *status, const char *re
     char key[80];
     json_t *rec;
 
-    (void)snprintf(key, sizeof(key), "v:%s", id);
+    (void)vod_fmt(key, sizeof(key), "v:%s", id);
     if (vod_db_get(v->db, key, &rec) != 0)
         return;
     vod_jset_str(rec, "status", status);
@@ -321,7 +334,7 @@ vod_upload_end(struct httpd_req *r, int err, void *arg)
                                   : "the upload could not be stored");
         return;
     }
-    (void)snprintf(src, sizeof(src), "%.*s/source", (int)(strlen(u->part) - 12), u->part);
+    (void)vod_fmt(src, sizeof(src), "%.*s/source", (int)(strlen(u->part) - 12), u->part);
     if (close(u->fd) != 0 || rename(u->part, src) != 0) {
         u->fd = -1;
         vod_upload_free(u, false);
@@ -334,7 +347,7 @@ vod_upload_end(struct httpd_req *r, int err, void *arg)
     vod_jset_str(rec, "status", "uploaded");
     vod_jset_int(rec, "size", (int64_t)u->bytes);
     vod_jset_int(rec, "created_ms", (int64_t)vod_now_ms());
-    (void)snprintf(key, sizeof(key), "v:%s", u->id);
+    (void)vod_fmt(key, sizeof(key), "v:%s", u->id);
     rc = vod_db_put(u->v->db, key, rec);
     if (rc != 0) {
         json_decref(rec);
@@ -344,7 +357,7 @@ vod_upload_end(struct httpd_req *r, int err, void *arg)
     }
     LOG(LOG_INFO, "vod", "uploaded", "conn=%" PRIu64 " video=%s bytes=%" PRIu64,
         httpd_req_conn_id(r), u->id, u->bytes);
-    (void)snprintf(url, sizeof(url), "/api/videos/%s", u->id);
+    (void)vod_fmt(url, sizeof(url), "/api/videos/%s", u->id);
     vod_jset_str(rec, "url", url);
     if (httpd_resp_header(r, "Location", url) != 0)
         XXX_HANDLE(0);
@@ -380,7 +393,7 @@ vod_upload_start(struct vod *v, struct httpd_req *r)
         return;
     }
     for (size_t i = 0; i < sizeof(rnd); i++)
-        (void)snprintf(u->id + 2 * i, 3, "%02x", rnd[i]);
+        (void)vod_fmt(u->id + 2 * i, 3, "%02x", rnd[i]);
     if (vod_video_dir(v, u->id, "work", dir, sizeof(dir)) != 0 || vod_mkdirs(dir) != 0 ||
         snprintf(u->part, sizeof(u->part), "%s/source.part", dir) >= (int)sizeof(u->part)) {
         FREE_OBJ(u);
@@ -451,7 +464,7 @@ vod_small_read(struct vod *v, struct httpd_req *r, const char *arg,
     s->v = v;
     s->done = done;
     buf_init(&s->b, VOD_SMALL_BODY);
-    (void)snprintf(s->arg, sizeof(s->arg), "%s", arg);
+    (void)vod_fmt(s->arg, sizeof(s->arg), "%s", arg);
     httpd_req_read_body(r, vod_small_data, vod_small_end, s);
 }
 
@@ -497,13 +510,13 @@ vod_status(struct vod *v, struct httpd_req *r, const char *id)
     char key[80], pre[80];
     json_t *rec, *prog;
 
-    (void)snprintf(key, sizeof(key), "v:%s", id);
+    (void)vod_fmt(key, sizeof(key), "v:%s", id);
     if (vod_db_get(v->db, key, &rec) != 0) {
         json_decref(w.chunks);
         vod_error(r, 404, "not_found", "no such video");
         return;
     }
-    (void)snprintf(pre, sizeof(pre), "j:%s.", id);
+    (void)vod_fmt(pre, sizeof(pre), "j:%s.", id);
     if (vod_db_each(v->db, pre, false, vod_status_job, &w) != 0)
         XXX_HANDLE(0);
     prog = json_object();
@@ -515,9 +528,9 @@ vod_status(struct vod *v, struct httpd_req *r, const char *id)
     if (strcmp(vod_jstr(rec, "status"), "ready") == 0) {
         char u[96];
 
-        (void)snprintf(u, sizeof(u), "/vod/%s/manifest.mpd", id);
+        (void)vod_fmt(u, sizeof(u), "/vod/%s/manifest.mpd", id);
         vod_jset_str(rec, "mpd", u);
-        (void)snprintf(u, sizeof(u), "/vod/%s/master.m3u8", id);
+        (void)vod_fmt(u, sizeof(u), "/vod/%s/master.m3u8", id);
         vod_jset_str(rec, "hls", u);
     }
     vod_send_json(r, 200, rec);
@@ -545,7 +558,7 @@ vod_position_done(struct vod *v, struct httpd_req *r, json_t *body, void *arg)
     vod_jset_str(rec, "user", user);
     vod_jset_int(rec, "position_ms", json_integer_value(pos));
     vod_jset_int(rec, "updated_ms", (int64_t)vod_now_ms());
-    (void)snprintf(key, sizeof(key), "p:%s:%s", id, user);
+    (void)vod_fmt(key, sizeof(key), "p:%s:%s", id, user);
     if (vod_db_put(v->db, key, rec) != 0)
         vod_error(r, 503, "store_failed", "the position could not be stored");
     else
@@ -564,7 +577,7 @@ vod_seek(struct vod *v, struct httpd_req *r, const char *id)
         vod_error(r, 400, "bad_user", "user= is required ([A-Za-z0-9._-], 1..40)");
         return;
     }
-    (void)snprintf(key, sizeof(key), "p:%s:%s", id, user);
+    (void)vod_fmt(key, sizeof(key), "p:%s:%s", id, user);
     if (vod_db_get(v->db, key, &rec) != 0) {
         rec = json_object();
         vod_jset_str(rec, "user", user);
@@ -610,18 +623,18 @@ vod_frames_urls(json_t *o, const char *id, const struct model_aset *s, const str
     char u[VOD_PATH_MAX];
     size_t n;
 
-    (void)snprintf(u, sizeof(u), "/vod/%s/%s/init.mp4", id, rep->id);
+    (void)vod_fmt(u, sizeof(u), "/vod/%s/%s/init.mp4", id, rep->id);
     vod_jset_str(o, "init", u);
     vod_jset_str(o, "rendition", rep->id);
     vod_jset_int(o, "timescale", s->tl.timescale);
     if (model_timeline_find(&s->tl, t_media, &seg) == 0) {
-        (void)snprintf(u, sizeof(u), "/vod/%s/%s/%" PRIu64 ".m4s", id, rep->id, seg.t);
+        (void)vod_fmt(u, sizeof(u), "/vod/%s/%s/%" PRIu64 ".m4s", id, rep->id, seg.t);
         AZ(json_array_append_new(segs, json_string(u)));
         vod_jset_int(o, "segment_t", (int64_t)seg.t);
         vod_jset_int(o, "segment_d", (int64_t)seg.d);
         n = model_timeline_next(&s->tl, seg.t, next, 1);
         for (size_t i = 0; i < n; i++) {
-            (void)snprintf(u, sizeof(u), "/vod/%s/%s/%" PRIu64 ".m4s", id, rep->id, next[i].t);
+            (void)vod_fmt(u, sizeof(u), "/vod/%s/%s/%" PRIu64 ".m4s", id, rep->id, next[i].t);
             AZ(json_array_append_new(segs, json_string(u)));
         }
     }
@@ -658,7 +671,7 @@ vod_frames(struct vod *v, struct httpd_req *r, const char *id)
     if (agent[0] == '\0') {
         const char *ua = httpd_req_header(r, "User-Agent");
 
-        (void)snprintf(agent, sizeof(agent), "%s", ua != NULL ? ua : "");
+        (void)vod_fmt(agent, sizeof(agent), "%s", ua != NULL ? ua : "");
     }
     if (vod_model_load(v, id, &m) != 0) {
         vod_error(r, 404, "not_ready", "no such video, or it is not ready");
@@ -738,7 +751,7 @@ vod_claim(struct vod *v, struct httpd_req *r)
     int rc;
 
     if (vod_query_get(httpd_req_query(r), "worker", worker, sizeof(worker)) <= 0)
-        (void)snprintf(worker, sizeof(worker), "%s", httpd_req_peer(r));
+        (void)vod_fmt(worker, sizeof(worker), "%s", httpd_req_peer(r));
     rc = vod_jobs_claim(v->db, &v->qp, worker, vod_now_ms(), &job);
     if (rc == ERR_NOTFOUND) {
         origin_http_cors(r);
@@ -764,7 +777,7 @@ vod_job_leased(struct vod *v, const char *jid, const char *lease, json_t **out)
     char key[128];
     int rc;
 
-    (void)snprintf(key, sizeof(key), "j:%s", jid);
+    (void)vod_fmt(key, sizeof(key), "j:%s", jid);
     rc = vod_db_get(v->db, key, out);
     if (rc != 0)
         return rc;
@@ -795,7 +808,7 @@ vod_input(struct vod *v, struct httpd_req *r, const char *jid)
         vod_jobs_answer(r, rc);
         return;
     }
-    (void)snprintf(sub, sizeof(sub), "work/%s", vod_jstr(json_object_get(job, "spec"), "input"));
+    (void)vod_fmt(sub, sizeof(sub), "work/%s", vod_jstr(json_object_get(job, "spec"), "input"));
     rc = vod_video_dir(v, vod_jstr(job, "video"), sub, path, sizeof(path));
     json_decref(job);
     fd = rc == 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
@@ -926,7 +939,7 @@ vod_done_body(struct vod *v, struct httpd_req *r, json_t *body, void *arg)
         vod_error(r, 400, "no_lease", "lease= is required");
         return;
     }
-    (void)snprintf(key, sizeof(key), "j:%s", jid);
+    (void)vod_fmt(key, sizeof(key), "j:%s", jid);
     rc = vod_jobs_finish(v->db, key, lease, body);
     if (rc == 0) {
         LOG(LOG_INFO, "vod", "job_done", "conn=%" PRIu64 " job=%s", httpd_req_conn_id(r), jid);
@@ -945,12 +958,12 @@ vod_job_op(struct vod *v, struct httpd_req *r, const char *jid, const char *op)
         vod_error(r, 400, "no_lease", "lease= is required");
         return;
     }
-    (void)snprintf(key, sizeof(key), "j:%s", jid);
+    (void)vod_fmt(key, sizeof(key), "j:%s", jid);
     if (strcmp(op, "renew") == 0) {
         rc = vod_jobs_renew(v->db, &v->qp, key, lease, vod_now_ms());
     } else {
         if (vod_query_get(httpd_req_query(r), "reason", reason, sizeof(reason)) <= 0)
-            (void)snprintf(reason, sizeof(reason), "worker failed");
+            (void)vod_fmt(reason, sizeof(reason), "worker failed");
         rc = vod_jobs_fail(v->db, &v->qp, key, lease, reason, vod_now_ms());
         LOG(LOG_INFO, "vod", "job_failed", "conn=%" PRIu64 " job=%s reason=\"%s\"",
             httpd_req_conn_id(r), jid, reason);
@@ -1054,8 +1067,8 @@ vod_pool_spawn(struct vod *v, unsigned i)
     char name[32], dir[VOD_PATH_MAX];
     pid_t pid;
 
-    (void)snprintf(name, sizeof(name), "local-%u", i);
-    (void)snprintf(dir, sizeof(dir), "%s/vod/.workers/%u", v->data_dir, i);
+    (void)vod_fmt(name, sizeof(name), "local-%u", i);
+    (void)vod_fmt(dir, sizeof(dir), "%s/vod/.workers/%u", v->data_dir, i);
     pid = fork();
     if (pid < 0) {
         LOG(LOG_ERR, "vod", "worker_spawn_failed", "conn=0 err=%s", err_name(-errno));

@@ -27,6 +27,8 @@ struct vod_db;
 struct vod_queue_params;
 
 uint64_t vod_now_ms(void);
+/* snprintf that says whether it fit: the length, or ERR_LIMIT when truncated. */
+int vod_fmt(char *out, size_t outsz, const char *fmt, ...) PRINTFLIKE(3, 4);
 /* mkdir -p. */
 int vod_mkdirs(const char *path) WARN_UNUSED;
 /* Writes a whole file atomically (temporary, then rename). */

@@ -141,7 +141,7 @@ vod_map_fail(struct vod *v, const char *id, const char *fmt, const char *detail)
 {
     char reason[512];
 
-    (void)snprintf(reason, sizeof(reason), fmt, detail);
+    (void)vod_fmt(reason, sizeof(reason), fmt, detail);
     vod_status_set(v, id, "failed", reason);
 }
 
@@ -213,8 +213,8 @@ vod_map_probe(const char *src, const char *work, uint32_t *w, uint32_t *h, bool 
     unsigned ww = 0, hh = 0;
     int fd, rc;
 
-    (void)snprintf(out, sizeof(out), "%s/probe.out", work);
-    (void)snprintf(err, sizeof(err), "%s/probe.err", work);
+    (void)vod_fmt(out, sizeof(out), "%s/probe.out", work);
+    (void)vod_fmt(err, sizeof(err), "%s/probe.err", work);
     fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return false;
@@ -224,7 +224,7 @@ vod_map_probe(const char *src, const char *work, uint32_t *w, uint32_t *h, bool 
     if (rc != 0 || sscanf(line, "%u,%u", &ww, &hh) != 2 || ww == 0 || hh == 0) {
         vod_first_line(err, why, whysz);
         if (why[0] == '\0')
-            (void)snprintf(why, whysz, "no video stream");
+            (void)vod_fmt(why, whysz, "no video stream");
         return false;
     }
     *w = ww;
@@ -256,8 +256,8 @@ vod_map_split(const char *src, const char *work, const struct pkg_index *ix, con
     }
     if (n == 1)
         buf_puts(&times, "1000000000");
-    (void)snprintf(pat, sizeof(pat), "%s/chunk%%05d.mkv", work);
-    (void)snprintf(err, sizeof(err), "%s/split.err", work);
+    (void)vod_fmt(pat, sizeof(pat), "%s/chunk%%05d.mkv", work);
+    (void)vod_fmt(err, sizeof(err), "%s/split.err", work);
     {
         const char *argv[] = {"ffmpeg",   "-nostdin",
                               "-v",       "error",
@@ -276,7 +276,7 @@ vod_map_split(const char *src, const char *work, const struct pkg_index *ix, con
     buf_free(&times);
     if (rc != 0 || !audio)
         return rc;
-    (void)snprintf(aout, sizeof(aout), "%s/audio.mka", work);
+    (void)vod_fmt(aout, sizeof(aout), "%s/audio.mka", work);
     {
         const char *argv[] = {"ffmpeg", "-nostdin", "-v", "error", "-y",  "-i", src,
                               "-map",   "0:a:0",    "-c", "copy",  "-vn", aout, NULL};
@@ -293,8 +293,8 @@ vod_map_enqueue(struct vod *v, const char *id, const char *name, json_t *spec)
     json_t *j = json_object();
     int rc;
 
-    (void)snprintf(jid, sizeof(jid), "%s.%s", id, name);
-    (void)snprintf(key, sizeof(key), "j:%s", jid);
+    (void)vod_fmt(jid, sizeof(jid), "%s.%s", id, name);
+    (void)vod_fmt(key, sizeof(key), "j:%s", jid);
     AZ(json_object_set_new(j, "id", json_string(jid)));
     AZ(json_object_set_new(j, "video", json_string(id)));
     AZ(json_object_set_new(j, "state", json_string("queued")));
@@ -328,7 +328,7 @@ vod_map(struct vod *v, const char *id, json_t *rec)
     vod_status_set(v, id, "indexing", NULL);
     if (vod_dir_of(v, id, "work", work, sizeof(work)) != 0)
         return;
-    (void)snprintf(src, sizeof(src), "%s/source", work);
+    (void)vod_fmt(src, sizeof(src), "%s/source", work);
     why[0] = '\0';
     if (!vod_map_probe(src, work, &w, &h, &audio, why, sizeof(why))) {
         vod_map_fail(v, id, "ffmpeg cannot read the file: %s", why);
@@ -346,7 +346,7 @@ vod_map(struct vod *v, const char *id, json_t *rec)
         key_ms[i] = vod_map_scale(ix.key_pts[i], &ix, 1000);
     dur_ms = vod_map_scale(ix.end_pts, &ix, 1000);
     /* The scene pass: every frame's scene score, decoded small. */
-    (void)snprintf(path, sizeof(path), "%s/scenes.txt", work);
+    (void)vod_fmt(path, sizeof(path), "%s/scenes.txt", work);
     {
         char err[VOD_PATH_MAX];
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -359,7 +359,7 @@ vod_map(struct vod *v, const char *id, json_t *rec)
                               "null",   "-",
                               NULL};
 
-        (void)snprintf(err, sizeof(err), "%s/scenes.err", work);
+        (void)vod_fmt(err, sizeof(err), "%s/scenes.err", work);
         rc = fd < 0 ? -errno : vod_run(argv, fd, err, NULL, NULL);
         if (fd >= 0)
             (void)close(fd);
@@ -386,12 +386,12 @@ vod_map(struct vod *v, const char *id, json_t *rec)
     }
     rc = vod_map_split(src, work, &ix, starts, n, audio);
     if (rc != 0) {
-        (void)snprintf(path, sizeof(path), "%s/split.err", work);
+        (void)vod_fmt(path, sizeof(path), "%s/split.err", work);
         vod_first_line(path, why, sizeof(why));
         vod_map_fail(v, id, "split failed: %s", why);
         goto out_scenes;
     }
-    (void)snprintf(path, sizeof(path), "%s/chunk%05d.mkv", work, n - 1);
+    (void)vod_fmt(path, sizeof(path), "%s/chunk%05d.mkv", work, n - 1);
     if (access(path, R_OK) != 0) {
         vod_map_fail(v, id, "split failed: %s", "fewer chunks than planned");
         goto out_scenes;
@@ -421,7 +421,7 @@ vod_map(struct vod *v, const char *id, json_t *rec)
         AZ(json_object_set_new(ch, "duration_ms", json_integer(e - s)));
         AZ(json_array_append_new(arr, ch));
         spec = json_object();
-        (void)snprintf(name, sizeof(name), "chunk%05d.mkv", i);
+        (void)vod_fmt(name, sizeof(name), "chunk%05d.mkv", i);
         AZ(json_object_set_new(spec, "kind", json_string("video")));
         AZ(json_object_set_new(spec, "input", json_string(name)));
         AZ(json_object_set_new(spec, "index", json_integer(i)));
@@ -432,7 +432,7 @@ vod_map(struct vod *v, const char *id, json_t *rec)
         AZ(json_object_set_new(spec, "seg_ms", json_integer(c->seg_ms)));
         AZ(json_object_set_new(spec, "preset", json_string(vod_ladder_of(v)->preset)));
         AZ(json_object_set(spec, "reps", reps));
-        (void)snprintf(name, sizeof(name), "v%05d", i);
+        (void)vod_fmt(name, sizeof(name), "v%05d", i);
         rc = vod_map_enqueue(v, id, name, spec);
         json_decref(spec);
         if (rc != 0)
@@ -483,7 +483,7 @@ vod_map(struct vod *v, const char *id, json_t *rec)
     AZ(json_object_set_new(rec, "status", json_string(rc == 0 ? "transcoding" : "failed")));
     if (rc != 0)
         AZ(json_object_set_new(rec, "reason", json_string("could not queue the jobs")));
-    (void)snprintf(key, sizeof(key), "v:%s", id);
+    (void)vod_fmt(key, sizeof(key), "v:%s", id);
     if (vod_db_put(vod_db_of(v), key, rec) != 0)
         LOG(LOG_ERR, "vod", "status_write_failed", "conn=0 video=%s", id);
     LOG(LOG_INFO, "vod", "mapped",
@@ -518,8 +518,8 @@ vod_reduce_walk(void *arg, const char *key, json_t *j)
     r->total++;
     if (strcmp(st, "failed") == 0) {
         r->failed++;
-        (void)snprintf(r->reason, sizeof(r->reason), "job %s failed: %s", vod_map_str(j, "id"),
-                       vod_map_str(j, "reason"));
+        (void)vod_fmt(r->reason, sizeof(r->reason), "job %s failed: %s", vod_map_str(j, "id"),
+                      vod_map_str(j, "reason"));
     }
     if (strcmp(st, "done") != 0)
         return 0;
@@ -693,7 +693,7 @@ vod_reduce(struct vod *v, const char *id, json_t *rec, struct vod_reduce *r)
 
             buf_reset(&b);
             rc = model_hls_media_write(m, p->sets[si]->reps[ri]->id, &b);
-            (void)snprintf(name, sizeof(name), "%s/media.m3u8", p->sets[si]->reps[ri]->id);
+            (void)vod_fmt(name, sizeof(name), "%s/media.m3u8", p->sets[si]->reps[ri]->id);
             if (rc == 0)
                 rc = vod_reduce_write(v, id, name, &b);
         }
@@ -707,7 +707,7 @@ vod_reduce(struct vod *v, const char *id, json_t *rec, struct vod_reduce *r)
         AZ(json_object_set_new(rec, "segments", json_integer((json_int_t)vs->tl.nsegs)));
         AZ(json_object_set_new(rec, "duration_ms", json_integer((json_int_t)m->duration_ms)));
         AZ(json_object_set_new(rec, "ready_ms", json_integer((json_int_t)vod_now_ms())));
-        (void)snprintf(key, sizeof(key), "v:%s", id);
+        (void)vod_fmt(key, sizeof(key), "v:%s", id);
         if (vod_db_put(vod_db_of(v), key, rec) != 0)
             LOG(LOG_ERR, "vod", "status_write_failed", "conn=0 video=%s", id);
         LOG(LOG_INFO, "vod", "ready", "conn=0 video=%s segments=%" PRIu64 " gaps=%" PRIu64, id,
@@ -727,7 +727,7 @@ vod_check(struct vod *v, const char *id, json_t *rec)
 
     memset(&r, 0, sizeof(r));
     r.video = json_array();
-    (void)snprintf(pre, sizeof(pre), "j:%s.", id);
+    (void)vod_fmt(pre, sizeof(pre), "j:%s.", id);
     if (vod_db_each(vod_db_of(v), pre, false, vod_reduce_walk, &r) == 0) {
         if (r.failed > 0)
             vod_status_set(v, id, "failed", r.reason);

@@ -156,7 +156,9 @@ vod_scenes_frame(struct vod_scenes *sc, const struct vod_scene_params *p, int64_
         sc->v[0].start_ms = 0;
         sc->n = 1;
     }
-    if (cut && sc->n < VOD_SCENES_MAX && t_ms > sc->v[sc->n - 1].start_ms) {
+    /* A "cut" right after a cut is the same change settling (flashes,
+     * noisy sources): a scene lasts at least VOD_SCENE_MIN_MS. */
+    if (cut && sc->n < VOD_SCENES_MAX && t_ms >= sc->v[sc->n - 1].start_ms + VOD_SCENE_MIN_MS) {
         vod_scenes_close(sc);
         sc->v[sc->n - 1].dur_ms = t_ms - sc->v[sc->n - 1].start_ms;
         if (sc->n == sc->cap) {

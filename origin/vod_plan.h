@@ -24,7 +24,8 @@
 #include "miniobj.h"
 
 #define VOD_SCAN_LINE_MAX 256
-#define VOD_SCENES_MAX 4096 /* MODEL_MAX_SCENES: later cuts are merged into the last scene */
+#define VOD_SCENE_MIN_MS 500 /* cuts closer than this to the last one are ignored */
+#define VOD_SCENES_MAX 4096  /* MODEL_MAX_SCENES: later cuts are merged into the last scene */
 
 /* One frame's scene score: t_ms its presentation time, score 0..1. */
 typedef void vod_scan_cb(void *arg, int64_t t_ms, double score);

@@ -148,7 +148,7 @@ vod_worker_tick(void *arg)
         return 1;
     if (now - w->renewed_ms < w->lease_ms / 3)
         return 0;
-    (void)snprintf(t, sizeof(t), "/api/vod/jobs/%s/renew?lease=%s", w->jid, w->lease);
+    (void)vod_fmt(t, sizeof(t), "/api/vod/jobs/%s/renew?lease=%s", w->jid, w->lease);
     st = vod_worker_http(w, "POST", t, "", 0, -1, &x);
     buf_free(&x.b);
     if (st == 409 || st == 404) {
@@ -177,9 +177,9 @@ vod_worker_pkg_out(void *arg, const struct pkg_out *o)
     int rc;
 
     if (o->kind == PKG_OUT_INIT)
-        (void)snprintf(path, sizeof(path), "%s/init.mp4", p->outdir);
+        (void)vod_fmt(path, sizeof(path), "%s/init.mp4", p->outdir);
     else
-        (void)snprintf(path, sizeof(path), "%s/%" PRId64 ".m4s", p->outdir, o->t);
+        (void)vod_fmt(path, sizeof(path), "%s/%" PRId64 ".m4s", p->outdir, o->t);
     rc = vod_write_file(path, o->data, o->len);
     if (rc != 0)
         return rc;
@@ -248,7 +248,7 @@ vod_worker_upload_dir(struct vod_worker *w, const char *outdir, const char *rep)
     FILE *ls;
     int rc = 0;
 
-    (void)snprintf(path, sizeof(path), "ls -1 '%s'", outdir);
+    (void)vod_fmt(path, sizeof(path), "ls -1 '%s'", outdir);
     ls = popen(path, "r");
     if (ls == NULL)
         return -errno;
@@ -259,8 +259,8 @@ vod_worker_upload_dir(struct vod_worker *w, const char *outdir, const char *rep)
         int fd;
 
         t[strcspn(t, "\n")] = '\0';
-        (void)snprintf(name, sizeof(name), "%s", t);
-        (void)snprintf(path, sizeof(path), "%s/%s", outdir, name);
+        (void)vod_fmt(name, sizeof(name), "%s", t);
+        (void)vod_fmt(path, sizeof(path), "%s/%s", outdir, name);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) != 0) {
             rc = ERR_NOTFOUND;
@@ -272,8 +272,8 @@ vod_worker_upload_dir(struct vod_worker *w, const char *outdir, const char *rep)
         if (read(fd, data, (size_t)st.st_size) != st.st_size)
             rc = ERR_MEDIA;
         (void)close(fd);
-        (void)snprintf(t, sizeof(t), "/api/vod/jobs/%s/files/%s/%s?lease=%s", w->jid, rep, name,
-                       w->lease);
+        (void)vod_fmt(t, sizeof(t), "/api/vod/jobs/%s/files/%s/%s?lease=%s", w->jid, rep, name,
+                      w->lease);
         if (rc == 0) {
             int st2 = vod_worker_http(w, "PUT", t, data, (size_t)st.st_size, -1, &x);
 
@@ -306,26 +306,26 @@ vod_worker_job(struct vod_worker *w, json_t *job, char *why, size_t whysz)
     int fd, rc, st;
     uint32_t seg_ms = (uint32_t)json_integer_value(json_object_get(spec, "seg_ms"));
 
-    (void)snprintf(jd, sizeof(jd), "%s/%s", w->dir, w->jid);
-    (void)snprintf(t, sizeof(t), "rm -rf '%s'", jd);
+    (void)vod_fmt(jd, sizeof(jd), "%s/%s", w->dir, w->jid);
+    (void)vod_fmt(t, sizeof(t), "rm -rf '%s'", jd);
     if (system(t) != 0)
         XXX_HANDLE(0);
     rc = vod_mkdirs(jd);
     if (rc != 0) {
-        (void)snprintf(why, whysz, "cannot make %s", jd);
+        (void)vod_fmt(why, whysz, "cannot make %s", jd);
         return rc;
     }
     /* The input. */
-    (void)snprintf(in, sizeof(in), "%s/input", jd);
+    (void)vod_fmt(in, sizeof(in), "%s/input", jd);
     fd = open(in, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    (void)snprintf(t, sizeof(t), "/api/vod/jobs/%s/input?lease=%s", w->jid, w->lease);
+    (void)vod_fmt(t, sizeof(t), "/api/vod/jobs/%s/input?lease=%s", w->jid, w->lease);
     st = vod_worker_http(w, "GET", t, NULL, 0, fd, &x);
     buf_free(&x.b);
     (void)close(fd);
     if (st != 200) {
-        (void)snprintf(why, whysz, "input download failed: %d", st);
+        (void)vod_fmt(why, whysz, "input download failed: %d", st);
         return st == 409 ? ERR_EXISTS : ERR_UPSTREAM;
     }
     /* One ffmpeg, every rendition. */
@@ -336,8 +336,8 @@ vod_worker_job(struct vod_worker *w, json_t *job, char *why, size_t whysz)
     argv[argc++] = "-y";
     argv[argc++] = "-i";
     argv[argc++] = in;
-    (void)snprintf(segus, sizeof(segus), "%" PRIu64, (uint64_t)seg_ms * 1000);
-    (void)snprintf(seg_s, sizeof(seg_s), "%u", seg_ms);
+    (void)vod_fmt(segus, sizeof(segus), "%" PRIu64, (uint64_t)seg_ms * 1000);
+    (void)vod_fmt(seg_s, sizeof(seg_s), "%u", seg_ms);
     json_array_foreach(reps, i, rep)
     {
         const char *rid = json_string_value(json_object_get(rep, "id"));
@@ -345,14 +345,14 @@ vod_worker_job(struct vod_worker *w, json_t *job, char *why, size_t whysz)
 
         if (rid == NULL || i >= ARRAY_SIZE(outs) || argc + 64 > ARRAY_SIZE(argv))
             return ERR_INVAL;
-        (void)snprintf(outs[i], sizeof(outs[i]), "%s/%s.mp4", jd, rid);
+        (void)vod_fmt(outs[i], sizeof(outs[i]), "%s/%s.mp4", jd, rid);
         argv[argc++] = "-map";
         argv[argc++] = audio ? "0:a:0" : "0:v:0";
         if (audio) {
             struct ladder_audio la;
 
             memset(&la, 0, sizeof(la));
-            (void)snprintf(la.id, sizeof(la.id), "%s", rid);
+            (void)vod_fmt(la.id, sizeof(la.id), "%s", rid);
             la.kbps = (uint32_t)json_integer_value(json_object_get(rep, "kbps"));
             n = ladder_audio_args(&la, argbuf + used, sizeof(argbuf) - used, argv + argc, 32);
             if (n < 0)
@@ -370,9 +370,9 @@ vod_worker_job(struct vod_worker *w, json_t *job, char *why, size_t whysz)
 
             memset(&l, 0, sizeof(l));
             memset(&lv, 0, sizeof(lv));
-            (void)snprintf(l.preset, sizeof(l.preset), "%s",
-                           json_string_value(json_object_get(spec, "preset")));
-            (void)snprintf(lv.id, sizeof(lv.id), "%s", rid);
+            (void)vod_fmt(l.preset, sizeof(l.preset), "%s",
+                          json_string_value(json_object_get(spec, "preset")));
+            (void)vod_fmt(lv.id, sizeof(lv.id), "%s", rid);
             lv.height = (uint32_t)json_integer_value(json_object_get(rep, "height"));
             lv.kbps = (uint32_t)json_integer_value(json_object_get(rep, "kbps"));
             pk.rung = &lv;
@@ -402,13 +402,13 @@ vod_worker_job(struct vod_worker *w, json_t *job, char *why, size_t whysz)
         argv[argc++] = outs[i];
     }
     argv[argc] = NULL;
-    (void)snprintf(err, sizeof(err), "%s/ffmpeg.err", jd);
+    (void)vod_fmt(err, sizeof(err), "%s/ffmpeg.err", jd);
     w->renewed_ms = vod_now_ms();
     rc = vod_run(argv, -1, err, vod_worker_tick, w);
     if (rc != 0) {
         vod_first_line(err, why, whysz);
         if (why[0] == '\0')
-            (void)snprintf(why, whysz, "ffmpeg exited with %d", rc);
+            (void)vod_fmt(why, whysz, "ffmpeg exited with %d", rc);
         return rc == ERR_CLOSED ? ERR_CLOSED : ERR_MEDIA;
     }
     /* Package, upload, report. */
@@ -422,7 +422,7 @@ vod_worker_job(struct vod_worker *w, json_t *job, char *why, size_t whysz)
         char outdir[VOD_PATH_MAX];
         int64_t off = audio ? 0 : (int64_t)json_integer_value(json_object_get(spec, "start90k"));
 
-        (void)snprintf(outdir, sizeof(outdir), "%s/out/%s", jd, rid);
+        (void)vod_fmt(outdir, sizeof(outdir), "%s/out/%s", jd, rid);
         AZ(json_object_set_new(
             info, "bandwidth",
             json_integer(1000 * json_integer_value(json_object_get(rep, "kbps")))));
@@ -431,7 +431,7 @@ vod_worker_job(struct vod_worker *w, json_t *job, char *why, size_t whysz)
             rc = vod_worker_upload_dir(w, outdir, rid);
         AZ(json_object_set_new(rres, rid, info));
         if (rc != 0) {
-            (void)snprintf(why, whysz, "packaging or upload of %s failed: %s", rid, err_str(rc));
+            (void)vod_fmt(why, whysz, "packaging or upload of %s failed: %s", rid, err_str(rc));
             json_decref(result);
             return rc;
         }
@@ -440,16 +440,16 @@ vod_worker_job(struct vod_worker *w, json_t *job, char *why, size_t whysz)
         char *s = json_dumps(result, JSON_COMPACT);
 
         json_decref(result);
-        (void)snprintf(t, sizeof(t), "/api/vod/jobs/%s/done?lease=%s", w->jid, w->lease);
+        (void)vod_fmt(t, sizeof(t), "/api/vod/jobs/%s/done?lease=%s", w->jid, w->lease);
         st = s != NULL ? vod_worker_http(w, "POST", t, s, strlen(s), -1, &x) : ERR_INVAL;
         free(s); /* jansson's allocator */
         buf_free(&x.b);
     }
-    (void)snprintf(t, sizeof(t), "rm -rf '%s'", jd);
+    (void)vod_fmt(t, sizeof(t), "rm -rf '%s'", jd);
     if (system(t) != 0)
         XXX_HANDLE(0);
     if (st != 200) {
-        (void)snprintf(why, whysz, "done report refused: %d", st);
+        (void)vod_fmt(why, whysz, "done report refused: %d", st);
         return ERR_UPSTREAM;
     }
     return 0;
@@ -501,15 +501,15 @@ vod_worker_main(int argc, char **argv)
     unsigned idle = 0;
 
     memset(&w, 0, sizeof(w));
-    (void)snprintf(w.name, sizeof(w.name), "worker-%d", (int)getpid());
-    (void)snprintf(w.dir, sizeof(w.dir), "/tmp/cascade-worker-%d", (int)getpid());
+    (void)vod_fmt(w.name, sizeof(w.name), "worker-%d", (int)getpid());
+    (void)vod_fmt(w.dir, sizeof(w.dir), "/tmp/cascade-worker-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--origin") == 0 && i + 1 < argc)
             url = argv[++i];
         else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-            (void)snprintf(w.name, sizeof(w.name), "%s", argv[++i]);
+            (void)vod_fmt(w.name, sizeof(w.name), "%s", argv[++i]);
         else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
-            (void)snprintf(w.dir, sizeof(w.dir), "%s", argv[++i]);
+            (void)vod_fmt(w.dir, sizeof(w.dir), "%s", argv[++i]);
         else {
             (void)fprintf(stderr,
                           "usage: cascade-origin worker --origin http://HOST:PORT [--name N] "
@@ -546,7 +546,7 @@ vod_worker_main(int argc, char **argv)
         json_t *job;
         int st, rc;
 
-        (void)snprintf(t, sizeof(t), "/api/vod/jobs/claim?worker=%s-%d", w.name, (int)getpid());
+        (void)vod_fmt(t, sizeof(t), "/api/vod/jobs/claim?worker=%s-%d", w.name, (int)getpid());
         st = vod_worker_http(&w, "POST", t, "", 0, -1, &x);
         if (st != 200) {
             buf_free(&x.b);
@@ -559,9 +559,9 @@ vod_worker_main(int argc, char **argv)
         buf_free(&x.b);
         if (job == NULL)
             continue;
-        (void)snprintf(w.jid, sizeof(w.jid), "%s", json_string_value(json_object_get(job, "id")));
-        (void)snprintf(w.lease, sizeof(w.lease), "%s",
-                       json_string_value(json_object_get(job, "lease")));
+        (void)vod_fmt(w.jid, sizeof(w.jid), "%s", json_string_value(json_object_get(job, "id")));
+        (void)vod_fmt(w.lease, sizeof(w.lease), "%s",
+                      json_string_value(json_object_get(job, "lease")));
         w.lease_ms = (uint64_t)json_integer_value(json_object_get(job, "lease_ms"));
         w.lost = false;
         why[0] = '\0';
@@ -582,8 +582,8 @@ vod_worker_main(int argc, char **argv)
             }
             enc[o] = '\0';
             LOG(LOG_WARN, "vod_worker", "job_failed", "conn=0 job=%s why=\"%s\"", w.jid, why);
-            (void)snprintf(t, sizeof(t), "/api/vod/jobs/%s/fail?lease=%s&reason=%.150s", w.jid,
-                           w.lease, enc);
+            (void)vod_fmt(t, sizeof(t), "/api/vod/jobs/%s/fail?lease=%s&reason=%.150s", w.jid,
+                          w.lease, enc);
             st = vod_worker_http(&w, "POST", t, "", 0, -1, &x);
             buf_free(&x.b);
         } else if (rc == 0) {
