@@ -46,7 +46,7 @@ def make_static(path, seconds=16, size="320x240", rate=25, preset="ultrafast"):
 ENGAGING_SOURCES = [
     "testsrc2=s={size}:r={rate}",
     "smptebars=s={size}:r={rate}",
-    "mandelbrot=s={size}:r={rate}",
+    "testsrc=s={size}:r={rate}",
     "rgbtestsrc=s={size}:r={rate}",
     "color=c=red:s={size}:r={rate}",
     "cellauto=s={size}:r={rate}",
