@@ -220,7 +220,7 @@ def test_vod_two_minute_1080p_default_ladder(cdn, kind):
     origin = cdn.origin(conf={"ladder": "default", "vod.workers": 2})
     src = cdn.tmp / f"{kind}.mp4"
     if kind == "engaging":
-        lengths = [3, 5, 4, 6, 7, 3, 5, 8, 4, 6, 5, 7, 3, 6, 4, 5, 6, 4, 5, 4, 6]
+        lengths = [3, 5, 4, 6, 7, 3, 5, 8, 4, 6, 5, 7, 3, 6, 4, 5, 6, 4, 5, 4, 6, 7, 7]  # 120 s
         cuts = V.make_engaging(src, scene_lengths=lengths, size="1920x1080", rate=30,
                                preset="veryfast")
     else:
