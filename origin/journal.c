@@ -8,6 +8,7 @@
  * tag) never takes the mutex: it writes and bumps an atomic counter that
  * the syncer reads.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,8 @@ struct journal {
     _Atomic uint64_t written;
     _Atomic uint64_t synced;
     bool broken;
+    uint8_t *wbuf; /* owned: tags not yet written, when buffered */
+    size_t wlen, wcap;
     struct journal_syncer *sy;   /* borrowed; outlives every journal */
     struct journal *prev, *next; /* the syncer's list, under sy->mtx */
 };
@@ -292,11 +295,69 @@ journal_open(struct journal_syncer *sy, const char *dir, uint64_t base_ms, struc
     return 0;
 }
 
+/* A write failed: a partial tag may be on disk, replay stops before it (torn tail). */
+static int
+journal_broke(struct journal *j, int rc)
+{
+    j->broken = true;
+    j->wlen = 0;
+    metric_inc(j->sy->errors);
+    LOG(LOG_CRIT, "journal", "write_failed", "stream=%s err=%s", j->path, err_name(rc));
+    return rc;
+}
+
+static void
+journal_wrote(struct journal *j, size_t n)
+{
+    metric_add(j->sy->bytes, n);
+    atomic_fetch_add_explicit(&j->written, n, memory_order_release);
+}
+
+void
+journal_buffer(struct journal *j, size_t cap)
+{
+    CHECK_OBJ_NOTNULL(j, JOURNAL_MAGIC);
+    assert(j->wcap == 0 && cap <= JOURNAL_BUFFER_MAX);
+    if (cap == 0)
+        return;
+    j->wbuf = xmalloc(cap);
+    j->wcap = cap;
+}
+
+int
+journal_flush(struct journal *j)
+{
+    struct iovec iov;
+    int rc;
+
+    CHECK_OBJ_NOTNULL(j, JOURNAL_MAGIC);
+    if (j->broken)
+        return ERR_CLOSED;
+    if (j->wlen == 0)
+        return 0;
+    iov.iov_base = j->wbuf;
+    iov.iov_len = j->wlen;
+    rc = FAULT("journal.write") ? -ENOSPC : journal_write_all(j->fd, &iov, 1);
+    if (rc != 0)
+        return journal_broke(j, rc);
+    journal_wrote(j, j->wlen);
+    j->wlen = 0;
+    return 0;
+}
+
+size_t
+journal_pending(const struct journal *j)
+{
+    CHECK_OBJ_NOTNULL(j, JOURNAL_MAGIC);
+    return j->wlen;
+}
+
 int
 journal_append(struct journal *j, uint8_t type, uint32_t ts, const uint8_t *data, size_t len)
 {
     uint8_t hdr[FLV_TAG_HEADER_SIZE], trl[FLV_PREV_SIZE];
     struct iovec iov[3];
+    size_t n = sizeof(hdr) + len + sizeof(trl);
     int rc;
 
     CHECK_OBJ_NOTNULL(j, JOURNAL_MAGIC);
@@ -306,6 +367,18 @@ journal_append(struct journal *j, uint8_t type, uint32_t ts, const uint8_t *data
     if (rc != 0 || len > FLV_TAG_DATA_MAX)
         return ERR_INVAL;
     flv_write_tag_trailer(trl, (uint32_t)len);
+    if (j->wcap > 0) {
+        if (j->wlen + n > j->wcap && (rc = journal_flush(j)) != 0)
+            return rc;
+        if (n <= j->wcap) {
+            memcpy(j->wbuf + j->wlen, hdr, sizeof(hdr));
+            memcpy(j->wbuf + j->wlen + sizeof(hdr), data, len);
+            memcpy(j->wbuf + j->wlen + sizeof(hdr) + len, trl, sizeof(trl));
+            j->wlen += n;
+            return 0;
+        }
+        /* Larger than the whole buffer: straight to the file. */
+    }
     iov[0].iov_base = hdr;
     iov[0].iov_len = sizeof(hdr);
     iov[1].iov_base = (void *)(uintptr_t)data;
@@ -313,15 +386,9 @@ journal_append(struct journal *j, uint8_t type, uint32_t ts, const uint8_t *data
     iov[2].iov_base = trl;
     iov[2].iov_len = sizeof(trl);
     rc = FAULT("journal.write") ? -ENOSPC : journal_write_all(j->fd, iov, 3);
-    if (rc != 0) {
-        /* A partial tag may be on disk: replay stops before it (torn tail). */
-        j->broken = true;
-        metric_inc(j->sy->errors);
-        LOG(LOG_CRIT, "journal", "write_failed", "stream=%s err=%s", j->path, err_name(rc));
-        return rc;
-    }
-    metric_add(j->sy->bytes, sizeof(hdr) + len + sizeof(trl));
-    atomic_fetch_add_explicit(&j->written, sizeof(hdr) + len + sizeof(trl), memory_order_release);
+    if (rc != 0)
+        return journal_broke(j, rc);
+    journal_wrote(j, n);
     return 0;
 }
 
@@ -349,6 +416,8 @@ journal_close(struct journal **pj)
         return;
     CHECK_OBJ(j, JOURNAL_MAGIC);
     sy = j->sy;
+    if (journal_flush(j) != 0)
+        assert(j->broken); /* counted and logged; replay cuts the torn tail */
     AZ(pthread_mutex_lock(&sy->mtx));
     journal_sync_one(sy, j);
     if (j->prev != NULL)
@@ -359,6 +428,7 @@ journal_close(struct journal **pj)
         j->next->prev = j->prev;
     AZ(pthread_mutex_unlock(&sy->mtx));
     (void)close(j->fd);
+    xfree(j->wbuf);
     xfree(j->path);
     FREE_OBJ(j);
     *pj = NULL;

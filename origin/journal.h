@@ -20,7 +20,8 @@
  *
  * Each file is an FLV file (shared/proto/flv.h): header, then per tag its
  * 11-byte header, the body as received and PreviousTagSize, written with
- * one writev() so a tag is never split by another writer.
+ * one writev() -- or, buffered, many tags with one write() -- so a crash
+ * leaves at worst a torn last tag, which replay cuts off.
  *
  * Threads. A struct journal belongs to the ingest thread. The syncer is a
  * thread of its own that fdatasync()s every journal with unsynced bytes
@@ -62,7 +63,21 @@ int journal_open(struct journal_syncer *sy, const char *dir, uint64_t base_ms,
  */
 int journal_append(struct journal *j, uint8_t type, uint32_t ts, const uint8_t *data,
                    size_t len) WARN_UNUSED;
-/* Bytes appended so far / known to be on disk (for tests and metrics). */
+/*
+ * Buffered appends: from now on tags collect in a buffer of cap bytes
+ * (at most JOURNAL_BUFFER_MAX) and reach the file at journal_flush(), or
+ * when the buffer is full, in one write(). A process killed with tags
+ * still buffered loses them, so the owner flushes on a short period (the
+ * ingest's read batch) and before anything derived from those tags is
+ * written out. cap 0 leaves the journal unbuffered. Call once, after open.
+ */
+#define JOURNAL_BUFFER_MAX (4u << 20)
+void journal_buffer(struct journal *j, size_t cap);
+/* Writes the buffered tags; 0, or the error that broke the journal. */
+int journal_flush(struct journal *j) WARN_UNUSED;
+/* Bytes buffered, not yet written. */
+size_t journal_pending(const struct journal *j);
+/* Bytes written to the file so far / known to be on disk (tests, metrics). */
 uint64_t journal_written(const struct journal *j);
 uint64_t journal_synced(const struct journal *j);
 /* Unregisters, syncs, closes. *pj is NULL after. */

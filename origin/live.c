@@ -141,6 +141,22 @@ live_rep_id(enum pkg_track track, uint32_t gen, char *out, size_t outsz)
 /* ---- files ---- */
 
 /*
+ * Buffered journal tags reach the file (live_conf.journal_buffer): called
+ * by the ingest after each batch it read, and before any segment is
+ * written, so nothing on disk is ever derived from a tag the journal lacks.
+ */
+static void
+live_journal_flush(struct live_stream *ls)
+{
+    if (ls->j == NULL || ls->journal_lost || journal_pending(ls->j) == 0)
+        return;
+    if (journal_flush(ls->j) != 0) {
+        ls->journal_lost = true;
+        metric_inc(ls->l->journal_lost);
+    }
+}
+
+/*
  * Puts tmp in place of path. A file being replaced is swapped out with
  * RENAME_EXCHANGE and then unlinked: readers see the old or the new file,
  * never none, and ext4 does not force the new file's data to disk as it
@@ -481,6 +497,7 @@ live_on_init(struct live_stream *ls, const struct pkg_out *out)
     live_rep_id(out->track, out->gen, rep, sizeof(rep));
     if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, rep) >= (int)sizeof(dir))
         return 0;
+    live_journal_flush(ls);
     rc = journal_mkdirs(dir);
     if (rc == 0)
         rc = live_write_file(ls, dir, "init.mp4", out->data, out->len, true);
@@ -569,6 +586,7 @@ live_on_segment(struct live_stream *ls, const struct pkg_out *out)
     if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, rep) >= (int)sizeof(dir))
         return 0;
     (void)snprintf(name, sizeof(name), "%" PRId64 ".m4s", out->t);
+    live_journal_flush(ls);
     if (live_write_file(ls, dir, name, out->data, out->len, false) != 0)
         return 0; /* not in the model either: a listed segment must exist */
     metric_inc(ls->l->segments);
@@ -987,6 +1005,8 @@ live_publish_begin(struct live *l, const char *name, struct live_stream **out)
         rc = journal_open(l->syncer, ls->jdir, base, &ls->j);
     }
     if (rc == 0)
+        journal_buffer(ls->j, l->conf.journal_buffer);
+    if (rc == 0)
         rc = pkg_set_offset(ls->pkg, (int64_t)base);
     if (rc != 0) {
         journal_close(&ls->j);
@@ -1030,6 +1050,14 @@ live_publish_tag(struct live_stream *ls, uint8_t type, int64_t dts_ms, const uin
         }
     }
     return live_package(ls, type, (int64_t)(uint32_t)dts_ms, data, len);
+}
+
+void
+live_publish_flush(struct live_stream *ls)
+{
+    CHECK_OBJ_NOTNULL(ls, LIVE_STREAM_MAGIC);
+    assert(ls->state == LIVE_S_PUBLISHING);
+    live_journal_flush(ls);
 }
 
 void

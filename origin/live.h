@@ -49,6 +49,7 @@ struct live_conf {
     bool keep_recording;           /* keep segments that left the DVR window */
     uint64_t journal_retention_ms; /* sealed journals kept this long */
     uint32_t journal_sync_ms;      /* fdatasync period, <= 500 */
+    uint32_t journal_buffer;       /* bytes of tags buffered per journal; 0 = write each */
 };
 
 int live_new(struct event_base *base, const struct live_conf *c, struct streams *st,
@@ -79,6 +80,12 @@ int live_publish_begin(struct live *l, const char *name, struct live_stream **ou
  */
 int live_publish_tag(struct live_stream *ls, uint8_t type, int64_t dts_ms, const uint8_t *data,
                      size_t len) WARN_UNUSED;
+/*
+ * Writes the tags journaled since the last call (with journal_buffer set,
+ * tags wait in memory until this, a full buffer, or a segment cut). The
+ * ingest calls it after each batch of input.
+ */
+void live_publish_flush(struct live_stream *ls);
 /* The publisher left (cleanly or not); ls is invalid afterwards. */
 void live_publish_end(struct live_stream *ls);
 

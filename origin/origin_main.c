@@ -12,6 +12,7 @@
  * Owned here for the process's life (made in start, freed in stop): the
  * streams store, the ingest event base, the live state and the RTMP server.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
@@ -37,6 +38,8 @@
 #include "compat.h"
 
 #define ORIGIN_PATH_MAX 4096
+/* Journal buffer per publisher: 100 ms of a 20 Mbit/s stream fits. */
+#define ORIGIN_JOURNAL_BUFFER (256u << 10)
 
 static struct {
     char *data_dir;               /* owned */
@@ -219,7 +222,16 @@ origin_main_start(struct node *n, const void *conf)
     lc.grace_ms = (uint32_t)c->reconnect_grace;
     lc.keep_recording = c->keep_recording;
     lc.journal_retention_ms = c->journal_retention;
+    /* The promise is 500 ms of loss at most, counting tags that wait for
+     * the next read batch to be journaled. */
     lc.journal_sync_ms = (uint32_t)c->journal_sync;
+    if (lc.journal_sync_ms + c->rtmp_read_batch > JOURNAL_SYNC_MAX_MS) {
+        lc.journal_sync_ms = JOURNAL_SYNC_MAX_MS - (uint32_t)c->rtmp_read_batch;
+        LOG(LOG_WARN, "origin", "sync_interval_lowered",
+            "conn=0 sync_ms=%" PRIu32 " read_batch_ms=%" PRIu64, lc.journal_sync_ms,
+            c->rtmp_read_batch);
+    }
+    lc.journal_buffer = c->rtmp_read_batch > 0 ? ORIGIN_JOURNAL_BUFFER : 0;
     err = live_new(origin.ingest, &lc, origin.streams, &origin.live);
     if (err != 0) {
         LOG(LOG_ERR, "origin", "live_failed", "conn=0 dir=%s err=%s", c->data_dir, err_name(err));
@@ -229,6 +241,7 @@ origin_main_start(struct node *n, const void *conf)
     rc.listen = c->rtmp_listen;
     rc.timeout_ms = (uint32_t)c->rtmp_timeout;
     rc.max_connections = (uint32_t)c->rtmp_max_connections;
+    rc.read_batch_ms = (uint32_t)c->rtmp_read_batch;
     err = rtmp_ingest_new(origin.ingest, &rc, origin.streams, origin.live, &origin.rtmp);
     if (err != 0)
         goto fail;

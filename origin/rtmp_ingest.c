@@ -12,6 +12,7 @@
  * input buffer, so an event is handled before the input is drained.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -41,6 +42,7 @@
 
 #define RTMP_INGEST_APP "live"
 #define RTMP_INGEST_OUT_HIGH (1u << 20) /* pending output past which we stop reading */
+#define RTMP_INGEST_RECV (128u << 10)   /* one recv() of a batched read */
 
 enum rtmp_ingest_reason {
     RTMP_R_HANDSHAKE = 0, /* bad or truncated handshake */
@@ -76,6 +78,10 @@ struct rtmp_ingest {
     struct rtmp_ingest_conf conf; /* listen is not kept */
     struct rtmp_conn *conns;      /* every open connection */
     unsigned nconns;
+    struct event *tick; /* owned: the batched read, pending while nbatched > 0 */
+    struct timeval tick_tv;
+    unsigned nbatched;
+    uint8_t *rbuf; /* owned: RTMP_INGEST_RECV bytes for batched reads */
     uint64_t next_id;
     struct metric *accepted, *active, *publishes;
     struct metric *errors[RTMP_R_MAX];
@@ -93,8 +99,10 @@ struct rtmp_conn {
     uint64_t id;
     char peer[INET6_ADDRSTRLEN + 8];
     char stream[STREAMS_NAME_MAX + 1];
-    bool closing;       /* no more input is handled */
-    bool close_flushed; /* close once the output is sent */
+    bool closing;        /* no more input is handled */
+    bool close_flushed;  /* close once the output is sent */
+    bool batched;        /* read by the tick, not by its bufferevent */
+    uint64_t last_rx_ms; /* batched: when input last came */
     struct rtmp_conn *prev, *next;
 };
 
@@ -108,6 +116,17 @@ rtmp_ingest_mono_ms(void)
 }
 
 /* ---- closing ---- */
+
+static void
+rtmp_ingest_unbatch(struct rtmp_conn *c)
+{
+    struct rtmp_ingest *ing = c->ing;
+
+    assert(c->batched && ing->nbatched > 0);
+    c->batched = false;
+    if (--ing->nbatched == 0)
+        AZ(event_del(ing->tick));
+}
 
 static void
 rtmp_conn_free(struct rtmp_conn *c)
@@ -124,6 +143,8 @@ rtmp_conn_free(struct rtmp_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     ing->nconns--;
+    if (c->batched)
+        rtmp_ingest_unbatch(c);
     metric_gauge_add(ing->active, -1);
     bufferevent_free(c->bev);
     rtmp_session_free(&c->sess);
@@ -149,6 +170,8 @@ rtmp_conn_close(struct rtmp_conn *c, bool flush)
     static const struct timeval zero = {0, 0};
 
     c->closing = true;
+    if (c->batched)
+        rtmp_ingest_unbatch(c);
     /* The publisher is gone the moment we stop reading it. */
     if (c->ls != NULL) {
         live_publish_end(c->ls);
@@ -289,45 +312,142 @@ rtmp_conn_on_event(struct rtmp_conn *c, const struct rtmp_session_event *ev)
     }
 }
 
-static void
-rtmp_conn_read_cb(struct bufferevent *bev, void *arg)
+/*
+ * Feeds p[0..n) to the session and acts on each event it yields. Returns
+ * false once the connection is closing (the rest of the input is dropped).
+ * Events borrow from p, so p stays put until this returns.
+ */
+static bool
+rtmp_conn_feed(struct rtmp_conn *c, const uint8_t *p, size_t n)
 {
     struct rtmp_session_event ev;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    struct evbuffer_iovec v;
-    struct rtmp_conn *c;
-    long n;
+    long r;
 
-    CAST_OBJ_NOTNULL(c, arg, RTMP_CONN_MAGIC);
-    while (!c->closing && evbuffer_get_length(in) > 0) {
-        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
-            break;
+    while (!c->closing && n > 0) {
         memset(&ev, 0, sizeof(ev));
-        n = rtmp_session_feed(c->sess, v.iov_base, v.iov_len, &ev);
-        if (n == ERR_AGAIN) {
-            AZ(evbuffer_drain(in, v.iov_len));
-            continue;
-        }
-        if (n < 0) {
+        r = rtmp_session_feed(c->sess, p, n, &ev);
+        if (r == ERR_AGAIN)
+            return true; /* all of it taken, no event yet */
+        if (r < 0) {
             rtmp_conn_flush(c);
             rtmp_conn_fail(c,
                            c->sess->state == RTMP_SESSION_HANDSHAKE || c->sess->hs.error != 0
                                ? RTMP_R_HANDSHAKE
-                           : n == ERR_LIMIT ? RTMP_R_LIMIT
+                           : r == ERR_LIMIT ? RTMP_R_LIMIT
                                             : RTMP_R_PROTOCOL,
-                           (int)n);
-            return;
+                           (int)r);
+            return false;
         }
-        rtmp_conn_on_event(c, &ev); /* ev borrows from in: handle before draining */
+        rtmp_conn_on_event(c, &ev);
         if (c->closing)
-            return;
-        AZ(evbuffer_drain(in, (size_t)n));
+            return false;
+        assert((size_t)r <= n);
+        p += r;
+        n -= (size_t)r;
         rtmp_conn_flush(c);
     }
-    if (!c->closing)
-        rtmp_conn_flush(c);
-    if (!c->closing && evbuffer_get_length(bufferevent_get_output(bev)) > RTMP_INGEST_OUT_HIGH)
+    return !c->closing;
+}
+
+static void rtmp_conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* After a batch of input: replies out, journal written, output bounded. */
+static void
+rtmp_conn_input_done(struct rtmp_conn *c)
+{
+    if (c->closing)
+        return;
+    rtmp_conn_flush(c);
+    if (c->ls != NULL)
+        live_publish_flush(c->ls);
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > RTMP_INGEST_OUT_HIGH)
         rtmp_conn_fail(c, RTMP_R_LIMIT, ERR_LIMIT); /* a client that never reads */
+}
+
+static void
+rtmp_conn_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer_iovec v;
+    struct rtmp_conn *c;
+    struct rtmp_ingest *ing;
+
+    CAST_OBJ_NOTNULL(c, arg, RTMP_CONN_MAGIC);
+    ing = c->ing;
+    while (!c->closing && evbuffer_get_length(in) > 0) {
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+            break;
+        if (!rtmp_conn_feed(c, v.iov_base, v.iov_len))
+            return;
+        AZ(evbuffer_drain(in, v.iov_len));
+    }
+    rtmp_conn_input_done(c);
+    /* Publishing now: from here on the tick reads this connection. */
+    if (!c->closing && c->ls != NULL && ing->conf.read_batch_ms > 0 && !c->batched) {
+        bufferevent_disable(bev, EV_READ);
+        c->batched = true;
+        c->last_rx_ms = rtmp_ingest_mono_ms();
+        if (ing->nbatched++ == 0)
+            AZ(event_add(ing->tick, &ing->tick_tv));
+    }
+}
+
+/*
+ * One batched read of c: recv() until the socket is drained (a short read
+ * means it is), each chunk fed straight from the ingest's buffer. End of
+ * stream, errors and silence become the events its bufferevent would
+ * have reported.
+ */
+static void
+rtmp_conn_pull(struct rtmp_conn *c, uint64_t now_ms)
+{
+    struct rtmp_ingest *ing = c->ing;
+    int fd = bufferevent_getfd(c->bev);
+    bool got = false;
+
+    for (;;) {
+        ssize_t r = recv(fd, ing->rbuf, RTMP_INGEST_RECV, 0);
+
+        if (r > 0) {
+            got = true;
+            if (!rtmp_conn_feed(c, ing->rbuf, (size_t)r))
+                return;
+            if ((size_t)r < RTMP_INGEST_RECV)
+                break;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        rtmp_conn_input_done(c); /* what came before the end is kept */
+        if (!c->closing)
+            rtmp_conn_event_cb(c->bev, r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR, c);
+        return;
+    }
+    if (got)
+        c->last_rx_ms = now_ms;
+    rtmp_conn_input_done(c);
+    if (!c->closing && now_ms - c->last_rx_ms >= ing->conf.timeout_ms)
+        rtmp_conn_event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, c);
+}
+
+static void
+rtmp_ingest_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rtmp_ingest *ing;
+    struct rtmp_conn *c, *next;
+    uint64_t now_ms = rtmp_ingest_mono_ms();
+
+    (void)fd;
+    (void)what;
+    CAST_OBJ_NOTNULL(ing, arg, RTMP_INGEST_MAGIC);
+    /* Connections are freed from their own deferred event, never in here. */
+    for (c = ing->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->batched && !c->closing)
+            rtmp_conn_pull(c, now_ms);
+    }
 }
 
 static void
@@ -489,6 +609,13 @@ rtmp_ingest_new(struct event_base *base, const struct rtmp_ingest_conf *c, struc
         return err != 0 ? err : -EADDRINUSE;
     }
     evconnlistener_set_error_cb(ing->lev, rtmp_ingest_accept_error_cb);
+    if (ing->conf.read_batch_ms > 0) {
+        ing->tick = event_new(base, -1, EV_PERSIST, rtmp_ingest_tick_cb, ing);
+        AN(ing->tick);
+        ing->tick_tv.tv_sec = ing->conf.read_batch_ms / 1000;
+        ing->tick_tv.tv_usec = (suseconds_t)(ing->conf.read_batch_ms % 1000) * 1000;
+        ing->rbuf = xmalloc(RTMP_INGEST_RECV);
+    }
     ing->accepted = metrics_counter("origin.rtmp.connections", "RTMP connections accepted.");
     ing->active = metrics_gauge("origin.rtmp.active", "RTMP connections open now.");
     ing->publishes = metrics_counter("origin.rtmp.publishes", "Publishes accepted.");
@@ -516,6 +643,9 @@ rtmp_ingest_free(struct rtmp_ingest **pi)
     evconnlistener_free(ing->lev);
     while (ing->conns != NULL)
         rtmp_conn_free(ing->conns);
+    if (ing->tick != NULL)
+        event_free(ing->tick);
+    xfree(ing->rbuf);
     FREE_OBJ(ing);
     *pi = NULL;
 }

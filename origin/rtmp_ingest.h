@@ -12,6 +12,15 @@
  * reason), logged rate-limited with their connection id, and closed;
  * other connections never notice.
  *
+ * Read batching. A connection that publishes stops waking the loop for
+ * each packet: with read_batch_ms set, one timer reads every publisher
+ * in turn (recv until drained), feeds the sessions and flushes their
+ * journals, so a hundred streams cost one wake-up per tick instead of
+ * one per packet each, and one journal write per tick instead of one per
+ * tag. Until the publish starts (handshake, commands) a connection is
+ * read as its data arrives, so the replies an encoder waits for are not
+ * delayed.
+ *
  * Threads: everything runs on the event base given to rtmp_ingest_new()
  * (the ingest thread). Not here: the protocol (shared/proto/), packaging
  * (live.c), RTMPS (later: a TLS bufferevent in front of the same code).
@@ -32,6 +41,7 @@ struct rtmp_ingest_conf {
     const char *listen;       /* "host:port"; borrowed during rtmp_ingest_new() */
     uint32_t timeout_ms;      /* a connection silent this long is closed */
     uint32_t max_connections; /* beyond it new connections are closed at once */
+    uint32_t read_batch_ms;   /* publishers are read on this tick; 0 = as data arrives */
 };
 
 /* Binds and listens (SO_REUSEADDR, not SO_REUSEPORT: one ingest per port). 0 or -errno. */

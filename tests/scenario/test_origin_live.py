@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -450,6 +451,27 @@ def test_obs_style_amf0_session_publishes(cdn, ffmpeg, sample_flv):
     check_gop_durations(m)
     played = ffmpeg.decode(origin.url("/live/obs/manifest.mpd"), seconds=10)
     assert played.ok, played
+
+
+def test_a_silent_publisher_is_closed_after_rtmp_timeout_while_read_in_batches(cdn, sample_flv):
+    # A publishing connection is read by the ingest's batch tick, not by its
+    # own read events: silence must still be noticed there, and what the
+    # publisher sent before is kept.
+    origin = fast_origin(cdn, conf={"rtmp.timeout": "1s", "rtmp.read_batch": "50ms"})
+    stream = origin.create_stream("quiet")
+    tc_url = f"rtmp://{LOOPBACK}:{origin.rtmp_port}/live"
+    tags = rtmp_raw.flv_tags(sample_flv)
+
+    with rtmp_raw.RawPublisher(LOOPBACK, origin.rtmp_port, timeout=10) as p:
+        p.handshake()
+        received = rtmp_raw.obs_publish(p, "live", stream["key"], tc_url, tags)
+        assert b"NetStream.Publish.Start" in received
+        t0 = time.monotonic()
+        assert p.closed_by_peer(timeout=6), "a silent publisher was never closed"
+        assert time.monotonic() - t0 < 4
+    assert origin.metric("origin.rtmp.errors", reason="timeout") == 1
+    wait_for(lambda: static_mpd(origin, "quiet"), 20, what="the quiet run ends")
+    check_gop_durations(model_of(origin, "quiet"))
 
 
 def test_timestamps_across_the_32_bit_wrap_with_extended_timestamps(cdn, ffmpeg, sample_flv):

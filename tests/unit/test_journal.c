@@ -276,12 +276,79 @@ test_list_seal_sweep_meta(void **state)
     UNIT_END(live);
 }
 
+static void
+test_buffered_appends_reach_the_file_on_flush(void **state)
+{
+    int64_t live = mem_live();
+    struct journal_syncer *sy = NULL;
+    struct journal *j = NULL;
+    struct t_tags got;
+    char dir[64], sub[128], path[256];
+    uint8_t body[300];
+    uint64_t hdr;
+
+    (void)state;
+    t_tmpdir(dir, sizeof(dir));
+    (void)snprintf(sub, sizeof(sub), "%s/cam", dir);
+    (void)snprintf(path, sizeof(path), "%s/0000000000000000.flv", sub);
+    memset(body, 0x33, sizeof(body));
+    assert_int_equal(0, journal_syncer_start(10, &sy));
+    assert_int_equal(0, journal_open(sy, sub, 0, &j));
+    journal_buffer(j, 1000);
+    hdr = journal_written(j);
+
+    /* Buffered: nothing reaches the file until the flush. */
+    assert_int_equal(0, journal_append(j, 9, 0, body, 100));
+    assert_int_equal(0, journal_append(j, 8, 5, body, 100));
+    assert_int_equal(2 * (11 + 100 + 4), journal_pending(j));
+    assert_int_equal(hdr, journal_written(j));
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(0, journal_replay(path, t_collect, &got));
+    assert_int_equal(0, journal_flush(j));
+    assert_int_equal(0, journal_pending(j));
+    assert_int_equal(hdr + 2 * (11 + 100 + 4), journal_written(j));
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(2, journal_replay(path, t_collect, &got));
+
+    /* A tag that would overflow the buffer flushes it first; one larger
+     * than the whole buffer goes straight to the file, in order. */
+    assert_int_equal(0, journal_append(j, 9, 10, body, 300));
+    assert_int_equal(0, journal_append(j, 9, 20, body, 300));
+    assert_int_equal(0, journal_append(j, 9, 30, body, 300));
+    assert_int_equal(3 * 315, journal_pending(j));
+    assert_int_equal(0, journal_append(j, 9, 35, body, 300)); /* 4 x 315 > 1000 */
+    assert_int_equal(315, journal_pending(j));
+    assert_int_equal(0, journal_append(j, 18, 40, body, 0));
+    {
+        uint8_t big[2000];
+
+        memset(big, 0x44, sizeof(big));
+        assert_int_equal(0, journal_append(j, 9, 50, big, sizeof(big)));
+    }
+    assert_int_equal(0, journal_pending(j));
+    assert_int_equal(0, journal_append(j, 8, 60, body, 1));
+    /* Closing writes what is left. */
+    journal_close(&j);
+    journal_syncer_stop(&sy);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(9, journal_replay(path, t_collect, &got));
+    assert_int_equal(10, got.ts[2]);
+    assert_int_equal(35, got.ts[5]);
+    assert_int_equal(40, got.ts[6]);
+    assert_int_equal(2000, got.len[7]);
+    assert_int_equal(60, got.ts[8]);
+    t_rm_rf(dir);
+    metrics_reset();
+    UNIT_END(live);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_sync_replay),
         cmocka_unit_test(test_torn_tail_is_cut),
+        cmocka_unit_test(test_buffered_appends_reach_the_file_on_flush),
         cmocka_unit_test(test_failed_write_breaks_the_journal),
         cmocka_unit_test(test_list_seal_sweep_meta),
     };
