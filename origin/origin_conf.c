@@ -117,6 +117,8 @@ static const struct conf_key origin_conf_keys[] = {
      NULL, false, "Attempts at one job before the video fails."},
     {"vod.retry_backoff", CONF_DURATION, offsetof(struct origin_conf, vod_retry_backoff), "1s", 0,
      CONF_HOUR, NULL, false, "Wait before retry n of a job: this times 2^(n-1), at most 16x."},
+    {"vod.worker_key", CONF_STRING, offsetof(struct origin_conf, vod_worker_key), "", 0, 0, NULL,
+     false, "Secret workers send (env CASCADE_WORKER_KEY); empty: the job API is open."},
 };
 /* clang-format on */
 

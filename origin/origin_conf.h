@@ -29,7 +29,7 @@ struct origin_conf {
     char *ladder;          /* owned: "none", "default", or a ladder file's path */
     uint64_t rtmp_timeout; /* ms: an RTMP connection silent this long is closed */
     int64_t rtmp_max_connections;
-    uint64_t rtmp_read_batch; /* ms: publishers are read this often; 0 = as data arrives */
+    uint64_t rtmp_read_batch;    /* ms: publishers are read this often; 0 = as data arrives */
     uint64_t segment_duration;   /* ms: target duration of a live segment */
     uint64_t dvr_window;         /* ms: timeShiftBufferDepth; 0 keeps everything */
     uint64_t presentation_delay; /* ms: suggestedPresentationDelay */
@@ -67,6 +67,7 @@ struct origin_conf {
     uint64_t vod_lease;            /* ms */
     int64_t vod_max_attempts;
     uint64_t vod_retry_backoff; /* ms */
+    char *vod_worker_key;       /* owned */
 };
 
 extern const struct conf_table origin_conf_table;

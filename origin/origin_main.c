@@ -178,6 +178,7 @@ origin_main_vod_start(const struct origin_conf *c)
     vc.lease_ms = c->vod_lease;
     vc.max_attempts = (uint32_t)c->vod_max_attempts;
     vc.backoff_ms = c->vod_retry_backoff;
+    vc.worker_key = c->vod_worker_key;
     httpd_set_body_cap(vod_body_cap);
     return vod_new(&vc, &origin.vod);
 }

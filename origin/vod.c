@@ -57,6 +57,7 @@ struct vod {
     struct vod_conf c; /* strings below are owned copies */
     char *data_dir;    /* owned */
     char *http_url;    /* owned */
+    char *worker_key;  /* owned; "" = workers are not checked */
     struct ladder ladder;
     struct vod_db *db; /* owned */
     struct vod_queue_params qp;
@@ -996,6 +997,23 @@ vod_split(const char *path, char comp[4][VOD_NAME_MAX + 1])
     return n;
 }
 
+/* A shared secret in X-Cascade-Worker-Key, compared in constant time. */
+static bool
+vod_worker_key_ok(const struct vod *v, struct httpd_req *r)
+{
+    const char *got = httpd_req_header(r, VOD_WORKER_KEY_HEADER);
+    size_t n = strlen(v->worker_key);
+    unsigned char diff = 0;
+
+    if (n == 0)
+        return true;
+    if (got == NULL || strlen(got) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(got[i] ^ v->worker_key[i]);
+    return diff == 0;
+}
+
 uint64_t
 vod_body_cap(const struct httpd_req *r, uint64_t conf_max)
 {
@@ -1042,6 +1060,10 @@ vod_handle(struct vod *v, struct httpd_req *r)
     }
     if (strncmp(path, "/api/vod/jobs/", 14) != 0 && strcmp(path, "/api/vod/jobs") != 0)
         return false;
+    if (!vod_worker_key_ok(v, r)) {
+        vod_error(r, 403, "bad_worker_key", "the workers' API needs vod.worker_key");
+        return true;
+    }
     n = path[13] == '/' ? vod_split(path + 14, comp) : 0;
     if (n == 1 && m == HTTP1_M_POST && strcmp(comp[0], "claim") == 0)
         vod_claim(v, r);
@@ -1086,6 +1108,9 @@ vod_pool_spawn(struct vod *v, unsigned i)
                         NULL};
 
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* The key goes by the environment: argv is public in ps. */
+        if (v->worker_key[0] != '\0')
+            (void)setenv(VOD_WORKER_KEY_ENV, v->worker_key, 1);
         execv("/proc/self/exe", argv);
         _exit(127);
     }
@@ -1146,6 +1171,8 @@ vod_new(const struct vod_conf *c, struct vod **out)
     v->c = *c;
     v->data_dir = xstrdup(c->data_dir);
     v->http_url = xstrdup(c->http_url);
+    v->worker_key = xstrdup(c->worker_key != NULL ? c->worker_key : "");
+    v->c.worker_key = v->worker_key;
     v->c.data_dir = v->data_dir;
     v->c.http_url = v->http_url;
     v->c.ladder = NULL;
@@ -1163,6 +1190,7 @@ vod_new(const struct vod_conf *c, struct vod **out)
         LOG(LOG_ERR, "vod", "start_failed", "conn=0 err=%s", err_name(rc));
         xfree(v->data_dir);
         xfree(v->http_url);
+        xfree(v->worker_key);
         FREE_OBJ(v);
         return rc;
     }
@@ -1173,6 +1201,7 @@ vod_new(const struct vod_conf *c, struct vod **out)
         vod_db_close(&v->db);
         xfree(v->data_dir);
         xfree(v->http_url);
+        xfree(v->worker_key);
         FREE_OBJ(v);
         return rc;
     }
@@ -1208,6 +1237,7 @@ vod_free(struct vod **pv)
     AZ(pthread_cond_destroy(&v->cond));
     xfree(v->data_dir);
     xfree(v->http_url);
+    xfree(v->worker_key);
     FREE_OBJ(v);
     *pv = NULL;
 }

@@ -23,11 +23,12 @@ struct httpd_req;
 struct vod;
 
 struct vod_conf {
-    const char *data_dir; /* borrowed for vod_new() */
-    const char *http_url; /* borrowed: "http://127.0.0.1:8080", for local workers */
-    const char *ladder;   /* borrowed: "default" or a ladder file ("none": default) */
-    uint64_t max_upload;  /* bytes; 413 past it */
-    uint32_t workers;     /* local worker processes */
+    const char *data_dir;   /* borrowed for vod_new() */
+    const char *http_url;   /* borrowed: "http://127.0.0.1:8080", for local workers */
+    const char *ladder;     /* borrowed: "default" or a ladder file ("none": default) */
+    const char *worker_key; /* borrowed: workers must send it; "" = no check */
+    uint64_t max_upload;    /* bytes; 413 past it */
+    uint32_t workers;       /* local worker processes */
     uint32_t seg_ms;
     uint32_t chunk_ms;
     uint32_t chunk_min_ms;

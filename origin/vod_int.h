@@ -19,6 +19,8 @@
 #define VOD_USER_MAX 64
 #define VOD_AGENT_MAX 512
 #define VOD_MAX_CHUNKS_MAP 4096
+#define VOD_WORKER_KEY_HEADER "X-Cascade-Worker-Key"
+#define VOD_WORKER_KEY_ENV "CASCADE_WORKER_KEY" /* how a worker gets the key */
 
 struct ladder;
 struct model_aset;

@@ -43,6 +43,7 @@ struct vod_worker {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char name[64];
+    char key[256]; /* X-Cascade-Worker-Key, from $CASCADE_WORKER_KEY */
     char dir[VOD_PATH_MAX];
     /* the job being run */
     char jid[128];
@@ -110,9 +111,11 @@ vod_worker_http(struct vod_worker *w, const char *method, const char *target, co
 {
     static const struct httpc_cbs cbs = {vod_worker_on_head, vod_worker_on_body,
                                          vod_worker_on_done};
-    const char *hdrs[] = {"Content-Type", "application/json", NULL};
+    const char *hdrs[] = {"Content-Type", "application/json", VOD_WORKER_KEY_HEADER, w->key, NULL};
     struct httpc_req *r;
 
+    if (w->key[0] == '\0')
+        hdrs[2] = NULL; /* no key configured: no field */
     memset(x, 0, sizeof(*x));
     x->fd = fd;
     buf_init(&x->b, 4u << 20);
@@ -516,6 +519,11 @@ vod_worker_main(int argc, char **argv)
                           "[--dir DIR]\n");
             return 2;
         }
+    }
+    {
+        const char *k = getenv(VOD_WORKER_KEY_ENV);
+
+        (void)vod_fmt(w.key, sizeof(w.key), "%s", k != NULL ? k : "");
     }
     if (url == NULL || vod_worker_addr(&w, url) != 0) {
         (void)fprintf(stderr, "cascade-origin worker: --origin http://HOST:PORT is required\n");

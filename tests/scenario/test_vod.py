@@ -150,17 +150,21 @@ def test_vod_upload_limit_is_413(cdn):
 
 
 def test_vod_worker_kill9_redoes_only_its_chunk_and_a_remote_worker_takes_jobs(cdn):
-    origin = vod_origin(cdn, **{"vod.workers": 0})  # every job goes to the workers below
+    # Every job goes to the workers below, which must know the key.
+    origin = vod_origin(cdn, **{"vod.workers": 0, "vod.worker_key": "k3y-for-workers"})
     src = V.make_static(cdn.tmp / "static.mp4", seconds=24, size="640x360", preset="veryfast")
     procs = []
 
     def worker(name):
+        env = dict(os.environ, CASCADE_WORKER_KEY="k3y-for-workers")
         p = subprocess.Popen([str(binary("cascade-origin")), "worker", "--origin", origin.url(""),
-                              "--name", name, "--dir", str(cdn.tmp / name)],
+                              "--name", name, "--dir", str(cdn.tmp / name)], env=env,
                              stdout=open(cdn.tmp / f"{name}.log", "ab"), stderr=subprocess.STDOUT)
         procs.append(p)
         return p
 
+    # Without the key the job API is closed.
+    assert origin.request("POST", "/api/vod/jobs/claim?worker=x").status == 403
     try:
         victim = worker("ext-a")
         vid = V.upload_file(origin, src)
