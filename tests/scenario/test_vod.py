@@ -195,6 +195,35 @@ def test_vod_worker_kill9_redoes_only_its_chunk_and_a_remote_worker_takes_jobs(c
                 p.wait(15)
 
 
+def local_workers(origin):
+    """PIDs of the origin's child processes running `worker`."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid == origin.pid and len(argv) > 1 and argv[1] == b"worker":
+            pids.append(int(d))
+    return sorted(pids)
+
+
+def test_vod_local_worker_killed_is_restarted(cdn):
+    origin = vod_origin(cdn, **{"vod.workers": 2})
+    first = wait_for(lambda: len(local_workers(origin)) == 2 and local_workers(origin), 10)
+
+    os.kill(first[0], signal.SIGKILL)
+
+    again = wait_for(lambda: (len(local_workers(origin)) == 2 and first[0] not in
+                              local_workers(origin) and local_workers(origin)), 10)
+    assert first[1] in again
+
+
 def test_vod_upload_memory_stays_bounded_for_1gb(cdn, monkeypatch):
     # Under ASan, freed buffers sit in its quarantine (256 MB) and would count as growth.
     asan = os.environ.get("ASAN_OPTIONS", "")
