@@ -350,11 +350,15 @@ vod_map(struct vod *v, const char *id, json_t *rec)
     {
         char err[VOD_PATH_MAX];
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        /* Scores need no deblocking: skipping it makes the pass cheaper. */
+        /* Cheaper decoding: scores need no deblocking, and skipping
+         * non-reference frames still decodes every keyframe, so a cut on
+         * a keyframe is seen on the exact frame. */
         const char *argv[] = {"ffmpeg",
                               "-nostdin",
                               "-v",
                               "error",
+                              "-skip_frame",
+                              "noref",
                               "-skip_loop_filter",
                               "all",
                               "-i",

@@ -150,11 +150,11 @@ def status(node, vid):
 def wait_status(node, vid, want=("ready",), timeout=120):
     def done():
         s = status(node, vid)
-        if s["status"] == "failed" and "failed" not in want:
-            raise AssertionError(f"video failed: {s.get('reason')}")
-        return s if s["status"] in want else None
+        return s if s["status"] in want or s["status"] == "failed" else None
 
-    return wait_for(done, timeout, interval=0.2, what=f"video {vid} {want}")
+    s = wait_for(done, timeout, interval=0.2, what=f"video {vid} {want}")
+    assert s["status"] in want, f"video {vid} failed: {s.get('reason')}"
+    return s
 
 
 def decode(url, timeout=300):
