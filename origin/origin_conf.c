@@ -168,7 +168,9 @@ static const struct cli_opt origin_cli_opts[] = {
 };
 
 const struct cli_spec origin_cli_spec = {
-    .summary = "Cascade origin: RTMP ingest, ladder, CMAF packaging, manifests and the REST API.",
+    .summary = "Cascade origin: RTMP ingest, ladder, CMAF packaging, manifests, VOD and the REST "
+               "API.\nA VOD transcode worker: cascade-origin worker --origin http://HOST:PORT "
+               "[--name N] [--dir D]",
     .table = &origin_conf_table,
     .opts = origin_cli_opts,
     .nopts = ARRAY_SIZE(origin_cli_opts),
