@@ -14,13 +14,17 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "edge_conf.h"
 #include "err.h"
 #include "httpd.h"
+#include "shield_pick.h"
 #include "compat.h"
 
 static const char *const edge_conf_roles[] = {"edge", "shield", NULL};
+/* Indexes are enum upstream_select. */
+static const char *const edge_conf_selects[] = {"auto", "hash", "order", NULL};
 /* Indexes are enum store_sync, enum cache_cookie_policy, enum cache_precond_mode. */
 static const char *const edge_conf_syncs[] = {"safe", "full", "none", NULL};
 static const char *const edge_conf_cookies[] = {"hit-for-miss", "strip", "store", NULL};
@@ -116,6 +120,85 @@ static const struct conf_key edge_conf_keys[] = {
      true, "File for the JSON access log (reopened on reload); empty = no access log."},
     {"drain.timeout", CONF_DURATION, offsetof(struct edge_conf, drain_timeout), "30s", 0,
      CONF_HOUR, NULL, true, "On SIGTERM, time in-flight requests get before connections close."},
+    /* ---- upstreams, health, names, loops (issue 8; docs/upstreams.md) ---- */
+    {"upstream.select", CONF_ENUM, offsetof(struct edge_conf, upstream_select), "auto", 0, 0,
+     edge_conf_selects, true, "hash (the ring), order (first up one) or auto (hash on an edge, "
+     "order on a shield)."},
+    {"upstream.max_conns", CONF_INT, offsetof(struct edge_conf, upstream_max_conns), "256", 1,
+     100000, NULL, true, "Connections open per upstream address and worker; more requests "
+     "queue."},
+    {"upstream.health_interval", CONF_DURATION,
+     offsetof(struct edge_conf, upstream_health_interval), "1s", 0, CONF_HOUR, NULL, true,
+     "Time between active health probes of each upstream; 0 = passive checks only."},
+    {"upstream.health_timeout", CONF_DURATION,
+     offsetof(struct edge_conf, upstream_health_timeout), "1s", 50, CONF_HOUR, NULL, true,
+     "Time a health probe has to connect and answer."},
+    {"upstream.health_path", CONF_STRING, offsetof(struct edge_conf, upstream_health_path),
+     "/healthz", 0, 0, NULL, true, "Path the health probes GET; an answer below 500 is good."},
+    {"upstream.health_rise", CONF_INT, offsetof(struct edge_conf, upstream_health_rise), "2", 1,
+     100, NULL, true, "Good probes in a row that bring a down upstream back."},
+    {"upstream.health_fall", CONF_INT, offsetof(struct edge_conf, upstream_health_fall), "2", 1,
+     100, NULL, true, "Failed probes in a row that mark an upstream down."},
+    {"upstream.max_fails", CONF_INT, offsetof(struct edge_conf, upstream_max_fails), "3", 0, 1000,
+     NULL, true, "Failures (connect, timeout, 5xx) in upstream.fail_window that mark it down; 0 "
+     "= never."},
+    {"upstream.fail_window", CONF_DURATION, offsetof(struct edge_conf, upstream_fail_window),
+     "10s", 100, CONF_HOUR, NULL, true, "Window in which failed requests are counted."},
+    {"shield.vnodes", CONF_INT, offsetof(struct edge_conf, shield_vnodes), "160", 1,
+     SHIELD_PICK_VNODES_MAX, NULL, true, "Points per upstream on the consistent-hash ring."},
+    {"shield.balance", CONF_INT, offsetof(struct edge_conf, shield_balance), "150", 0, 10000,
+     NULL, true, "Load bound of the ring in percent of the mean (>= 100); 0 = none."},
+    {"dns.servers", CONF_STRING, offsetof(struct edge_conf, dns_servers), "", 0, 0, NULL, false,
+     "DNS servers for upstream names as host[:port],...; empty = /etc/resolv.conf."},
+    {"dns.timeout", CONF_DURATION, offsetof(struct edge_conf, dns_timeout), "2s", 100, CONF_HOUR,
+     NULL, false, "Time a DNS server has to answer before the next try."},
+    {"dns.ttl_min", CONF_DURATION, offsetof(struct edge_conf, dns_ttl_min), "1s", 100, CONF_HOUR,
+     NULL, false, "Shortest time an answer is used before the name is resolved again."},
+    {"dns.ttl_max", CONF_DURATION, offsetof(struct edge_conf, dns_ttl_max), "1h", 1000,
+     EDGE_CONF_DAY, NULL, false, "Longest time an answer is used, whatever its TTL."},
+    {"node.id", CONF_STRING, offsetof(struct edge_conf, node_id), "", 0, 0, NULL, false,
+     "This node's name in CDN-Loop; empty = its listen address (hostname:port on 0.0.0.0)."},
+    {"loop.max_hops", CONF_INT, offsetof(struct edge_conf, loop_max_hops), "8", 1, 64, NULL, false,
+     "CDN-Loop entries a request may carry before it is refused with 508."},
+    /* ---- interactions (docs/social.md) ---- */
+    {"api.upstream", CONF_STRING, offsetof(struct edge_conf, api_upstream), "", 0, 0, NULL,
+     false, "Origins (host:port,...) for /api/ and the event stream; empty = upstream."},
+    {"api.max_body", CONF_SIZE, offsetof(struct edge_conf, api_max_body), "64K", 1024,
+     16 * CONF_MIB, NULL, true, "Largest /api/ request body; past it: 413."},
+    {"api.max_memory", CONF_SIZE, offsetof(struct edge_conf, api_max_memory), "32M", 64 * 1024,
+     CONF_GIB, NULL, true, "Request bodies held for /api/ at once, whole edge; past it: 503."},
+    {"ratelimit.addr_rate", CONF_INT, offsetof(struct edge_conf, rl_addr_rate), "50", 0,
+     1000000, NULL, true, "/api/ and /events/ requests per second per client address; 0 = "
+     "no limit."},
+    {"ratelimit.addr_burst", CONF_INT, offsetof(struct edge_conf, rl_addr_burst), "100", 1,
+     1000000, NULL, true, "Requests a client address may make at once above its rate."},
+    {"ratelimit.token_rate", CONF_INT, offsetof(struct edge_conf, rl_token_rate), "20", 0,
+     1000000, NULL, true, "/api/ requests per second per bearer token; 0 = no limit."},
+    {"ratelimit.token_burst", CONF_INT, offsetof(struct edge_conf, rl_token_burst), "40", 1,
+     1000000, NULL, true, "Requests a bearer token may make at once above its rate."},
+    {"ratelimit.max_clients", CONF_INT, offsetof(struct edge_conf, rl_max_clients), "65536", 16,
+     16777216, NULL, false, "Buckets kept per limit; the least recently used are reused."},
+    {"social.edge_key", CONF_STRING, offsetof(struct edge_conf, social_edge_key), "", 0, 0,
+     NULL, false, "The origin's social.edge_key; empty = reactions are passed on one by one."},
+    {"social.edge_name", CONF_STRING, offsetof(struct edge_conf, social_edge_name), "", 0, 0,
+     NULL, false, "This edge's name in reaction batches; empty = edge- and the listen address."},
+    {"social.reactions", CONF_STRING, offsetof(struct edge_conf, social_reactions),
+     "like,love,haha,wow,sad,fire", 0, 0, NULL, false, "Reaction kinds (the origin's "
+     "social.reactions)."},
+    {"social.window", CONF_DURATION, offsetof(struct edge_conf, social_window), "250ms", 50,
+     10000, NULL, false, "Reactions are summed per window of media time and sent this often."},
+    {"social.max_pending", CONF_INT, offsetof(struct edge_conf, social_max_pending), "65536", 16,
+     1048576, NULL, false, "Reaction counts held for the next batch; past it: 503."},
+    {"sse.ring", CONF_INT, offsetof(struct edge_conf, sse_ring), "128", 1, 65536, NULL, false,
+     "Events kept per stream for viewers resuming with Last-Event-ID."},
+    {"sse.max_viewers", CONF_INT, offsetof(struct edge_conf, sse_max_viewers), "50000", 1,
+     10000000, NULL, false, "Viewers on /events/ at once, whole edge; past it: 503."},
+    {"sse.max_streams", CONF_INT, offsetof(struct edge_conf, sse_max_streams), "256", 1,
+     1000000, NULL, false, "Streams and videos with a ring of recent events."},
+    {"sse.keepalive", CONF_DURATION, offsetof(struct edge_conf, sse_keepalive), "15s", 100,
+     CONF_HOUR, NULL, false, "Time between comment lines to viewers with nothing new."},
+    {"sse.poll_wait", CONF_DURATION, offsetof(struct edge_conf, sse_poll_wait), "20s", 1000,
+     25000, NULL, false, "How long the origin holds the edge's request for new events."},
     CONF_HTTP_KEYS(struct edge_conf, http),
 };
 /* clang-format on */
@@ -133,6 +216,23 @@ edge_conf_token_ok(const char *s)
     return s[n] == '\0';
 }
 
+/* Whether the canonical list "a:1,b:2" names one item twice (ASCII case-insensitive). */
+static bool
+edge_conf_has_duplicate(const char *list)
+{
+    const char *p, *q, *pe, *qe;
+
+    for (p = list; *p != '\0'; p = *pe == ',' ? pe + 1 : pe) {
+        pe = p + strcspn(p, ",");
+        for (q = *pe == ',' ? pe + 1 : pe; *q != '\0'; q = *qe == ',' ? qe + 1 : qe) {
+            qe = q + strcspn(q, ",");
+            if (pe - p == qe - q && strncasecmp(p, q, (size_t)(pe - p)) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 static int
 edge_conf_validate(const void *conf, struct conf_err *err)
 {
@@ -148,6 +248,24 @@ edge_conf_validate(const void *conf, struct conf_err *err)
     }
     if (c->cache_dir[0] == '\0') {
         (void)snprintf(err->msg, sizeof(err->msg), "cache.dir must not be empty");
+        return ERR_CONF;
+    }
+    if (edge_conf_has_duplicate(c->upstream)) {
+        (void)snprintf(err->msg, sizeof(err->msg), "upstream names the same host:port twice");
+        return ERR_CONF;
+    }
+    if (c->shield_balance != 0 && c->shield_balance < 100) {
+        (void)snprintf(err->msg, sizeof(err->msg), "shield.balance must be 0 (off) or >= 100");
+        return ERR_CONF;
+    }
+    if (c->upstream_health_path[0] != '/' || strpbrk(c->upstream_health_path, " \t\r\n") != NULL) {
+        (void)snprintf(err->msg, sizeof(err->msg),
+                       "upstream.health_path must be a path starting with / and without blanks");
+        return ERR_CONF;
+    }
+    if (strlen(c->node_id) >= 64 || strpbrk(c->node_id, " \t\r\n,;\"") != NULL) {
+        (void)snprintf(err->msg, sizeof(err->msg),
+                       "node.id must be under 64 bytes, without blanks , ; or \"");
         return ERR_CONF;
     }
     return conf_http_validate(&c->http, err);

@@ -62,10 +62,48 @@ struct edge_conf {
     uint64_t collapse_max_lag;      /* bytes a waiter may fall behind an unstored fetch */
     char *admin_token;              /* owned; "" = admin endpoints disabled */
     int log_level;                  /* enum log_level (log.h) */
-    char *player_root;   /* owned: web/ */
-    char *player_vendor; /* owned: dash.js dist directory */
+    char *player_root;              /* owned: web/ */
+    char *player_vendor;            /* owned: dash.js dist directory */
     char *log_access;               /* owned; path, "" = no access log */
     uint64_t drain_timeout;         /* ms */
+    /* ---- upstreams, health, names, loops (issue 8; docs/upstreams.md) ---- */
+    int upstream_select;               /* enum upstream_select (upstream.h) */
+    int64_t upstream_max_conns;        /* per upstream address, per worker */
+    uint64_t upstream_health_interval; /* ms; 0 = no active probes */
+    uint64_t upstream_health_timeout;  /* ms */
+    char *upstream_health_path;        /* owned */
+    int64_t upstream_health_rise;
+    int64_t upstream_health_fall;
+    int64_t upstream_max_fails;
+    uint64_t upstream_fail_window; /* ms */
+    int64_t shield_vnodes;
+    int64_t shield_balance; /* percent; 0 = no load bound */
+    char *dns_servers;      /* owned; "" = /etc/resolv.conf */
+    uint64_t dns_timeout;   /* ms */
+    uint64_t dns_ttl_min;   /* ms */
+    uint64_t dns_ttl_max;   /* ms */
+    char *node_id;          /* owned; "" = the listen address (hostname:port on a wildcard) */
+    int64_t loop_max_hops;
+    /* ---- interactions (api_proxy.c, ratelimit.c, reactions.c, sse.c) ---- */
+    char *api_upstream;          /* owned: "host:port,..."; "" = upstream */
+    uint64_t api_max_body;       /* bytes of one request body */
+    uint64_t api_max_memory;     /* bytes of bodies held at once, whole process */
+    int64_t rl_addr_rate;        /* requests per second per client address; 0 = off */
+    int64_t rl_addr_burst;
+    int64_t rl_token_rate;       /* requests per second per bearer token; 0 = off */
+    int64_t rl_token_burst;
+    int64_t rl_max_clients;      /* buckets kept per table */
+    char *social_edge_key;       /* owned: origin's social.edge_key; "" = no aggregation */
+    char *social_edge_name;      /* owned: name in batches; "" = "edge-" + listen */
+    char *social_reactions;      /* owned: kinds, comma-separated */
+    uint64_t social_window;      /* ms: aggregation window of media time and flush period */
+    int64_t social_max_pending;  /* (stream, kind, window) counts held at once */
+    int64_t sse_ring;            /* events kept per stream for Last-Event-ID */
+    int64_t sse_max_viewers;     /* SSE viewers per process */
+    int64_t sse_max_streams;     /* streams with a ring */
+    uint64_t sse_keepalive;      /* ms between comment lines to idle viewers */
+    uint64_t sse_poll_wait;      /* ms: the origin's long-poll wait */
+    /* ---- end of interactions ---- */
     struct conf_http http;
 };
 

@@ -30,6 +30,7 @@
 #include "mem.h"
 #include "metrics.h"
 #include "store.h"
+#include "upstream.h"
 #include "compat.h"
 
 /* Holds on a fetch: its httpc request, and each store put in flight. */
@@ -58,7 +59,7 @@ struct edge_fetch {
     char key[EDGE_KEY_MAX + 1];
     size_t key_len, primary_len;
     bool store_ok, revalidate, invalidate, idempotent;
-    unsigned attempt, up_idx;
+    struct upstream_ticket t; /* the member this attempt goes to */
     int64_t request_time;
     uint64_t start_ms;
     unsigned holds;
@@ -85,6 +86,7 @@ edge_fetch_count(void)
 static void edge_fetch_on_head(struct httpc_req *hr, void *arg);
 static void edge_fetch_on_body(struct httpc_req *hr, const void *data, size_t len, void *arg);
 static void edge_fetch_on_done(struct httpc_req *hr, int err, void *arg);
+static void edge_fetch_report(struct edge_fetch *f, enum upstream_result res);
 
 static const struct httpc_cbs edge_fetch_cbs = {
     .on_head = edge_fetch_on_head,
@@ -217,7 +219,7 @@ edge_fetch_copy(struct edge_fetch *f, const struct edge_fetch_spec *s)
         memcpy(f->body, s->body, s->body_len);
         f->body_len = s->body_len;
     }
-    f->send = xmalloc((2 * f->qfs.n + 10) * sizeof(*f->send));
+    f->send = xmalloc((2 * f->qfs.n + 12) * sizeof(*f->send));
 }
 
 /* The field list sent upstream this attempt. */
@@ -239,6 +241,9 @@ edge_fetch_build_send(struct edge_fetch *f)
     /* SPEC: RFC 9110 7.6.3 -- a proxy adds itself to Via */
     f->send[n++] = "Via";
     f->send[n++] = f->via;
+    /* SPEC: RFC 8586 2 -- add our cdn-info to CDN-Loop; the client's entries went above */
+    f->send[n++] = "CDN-Loop";
+    f->send[n++] = edge_g.loop_id;
     if (f->revalidate) {
         /* SPEC: RFC 9111 4.3.1 -- the entity tag MUST be sent, Last-Modified SHOULD */
         if (f->etag != NULL) {
@@ -251,7 +256,7 @@ edge_fetch_build_send(struct edge_fetch *f)
         }
     }
     f->send[n] = NULL;
-    assert(n < 2 * f->qfs.n + 10);
+    assert(n < 2 * f->qfs.n + 12);
 }
 
 /* ---- life ---- */
@@ -317,6 +322,7 @@ edge_fetch_abandon(void *arg)
         return;
     LOG(LOG_DEBUG, "edge", "fetch_abandoned", "conn=0 key_len=%zu", f->key_len);
     httpc_req_cancel(&f->hr);
+    edge_fetch_report(f, UPSTREAM_NEUTRAL);
     edge_fetch_finish(f, ERR_CLOSED);
     edge_fetch_release(f);
 }
@@ -326,20 +332,44 @@ static const struct collapse_fetch_ops edge_fetch_ops = {
     .abandon = edge_fetch_abandon,
 };
 
+/*
+ * The next member for this fetch (upstream.c orders them: the key's
+ * shield on the ring, or the origin group's order). 0, or ERR_NOTFOUND
+ * when none is left (every member down, unresolved or tried).
+ */
+static int
+edge_fetch_pick(struct edge_fetch *f)
+{
+    const char *k = f->kind == EDGE_FETCH_CACHE ? f->key : f->target;
+    size_t klen = f->kind == EDGE_FETCH_CACHE ? f->primary_len : strlen(f->target);
+
+    if (f->w->upset == NULL)
+        return ERR_NOTFOUND;
+    return upstream_next(f->w->upset, k, klen, &f->t);
+}
+
+/* Hands the member's result to its health and metrics (once per pick). */
+static void
+edge_fetch_report(struct edge_fetch *f, enum upstream_result res)
+{
+    if (f->w->upset != NULL && f->t.member >= 0)
+        upstream_done(f->w->upset, &f->t, res);
+}
+
 static void
 edge_fetch_send(struct edge_fetch *f)
 {
     struct edge_worker *w = f->w;
-    const struct edge_upstream *up = &w->ups[f->up_idx];
 
     edge_fetch_build_send(f);
     f->request_time = edge_now();
     metric_inc(edge_g.m.up_requests);
-    f->hr = httpc_request(w->httpc, (const struct sockaddr *)&up->ss, up->len, f->method, f->target,
-                          f->send, f->body, f->body_len, &edge_fetch_cbs, f);
+    f->hr = httpc_request(w->httpc, (const struct sockaddr *)&f->t.ss, f->t.len, f->method,
+                          f->target, f->send, f->body, f->body_len, &edge_fetch_cbs, f);
     if (f->hr == NULL) {
         /* httpc refused the arguments: a target or field it cannot send */
-        LOG_RL(LOG_INFO, "edge", "fetch_refused", 10, "conn=0 upstream=%s", up->text);
+        LOG_RL(LOG_INFO, "edge", "fetch_refused", 10, "conn=0 upstream=%s", f->t.name);
+        edge_fetch_report(f, UPSTREAM_NEUTRAL);
         edge_fetch_count_error(EDGE_UPERR_BAD_RESPONSE);
         edge_fetch_finish(f, ERR_UPSTREAM);
         edge_fetch_release(f);
@@ -374,13 +404,16 @@ edge_fetch_start(struct edge_worker *w, struct collapse_entry **pe, const struct
     }
     f->invalidate = s->invalidate;
     f->start_ms = edge_mono_ms();
-    f->up_idx = w->nups > 0 ? w->up_next % w->nups : 0;
+    f->t.member = -1;
     f->holds = EDGE_FETCH_HOLD_HTTP;
     TAILQ_INSERT_TAIL(&w->fetches, f, link);
     atomic_fetch_add(&edge_fetch_live, 1);
     metric_gauge_add(edge_g.m.inflight, 1);
     collapse_set_fetch(f->e, &edge_fetch_ops, f);
-    if (w->nups == 0) {
+    if (edge_fetch_pick(f) != 0) {
+        /* every upstream is down: the waiters fall back on stale-if-error at once */
+        metric_inc(edge_g.m.up_exhausted);
+        LOG_RL(LOG_INFO, "edge", "no_upstream", 10, "conn=0 key_len=%zu", f->key_len);
         edge_fetch_finish(f, ERR_UPSTREAM);
         edge_fetch_release(f);
         return;
@@ -773,6 +806,27 @@ edge_fetch_head_304(struct edge_fetch *f, const struct cache_fields *rf, int64_t
         XXX_HANDLE(0);
 }
 
+/*
+ * A 502, 503 or 504 to an idempotent request, before anything went to a
+ * client: ask the next member instead, when there is one. true when the
+ * request moved on (hr is cancelled and f->hr is the new request).
+ */
+static bool
+edge_fetch_retry_5xx(struct edge_fetch *f, int status)
+{
+    if (!f->idempotent || f->revalidate || (status != 502 && status != 503 && status != 504))
+        return false;
+    if (edge_fetch_pick(f) != 0)
+        return false;
+    LOG_RL(LOG_INFO, "edge", "upstream_5xx_retry", 20, "conn=0 status=%d next=%s", status,
+           f->t.name);
+    httpc_req_cancel(&f->hr);
+    f->got_head = false;
+    metric_inc(edge_g.m.up_retries);
+    edge_fetch_send(f);
+    return true;
+}
+
 static void
 edge_fetch_on_head(struct httpc_req *hr, void *arg)
 {
@@ -802,6 +856,9 @@ edge_fetch_on_head(struct httpc_req *hr, void *arg)
     length = httpc_resp_content_length(hr);
     if (status >= 500)
         edge_fetch_count_error(EDGE_UPERR_5XX);
+    edge_fetch_report(f, status >= 500 ? UPSTREAM_5XX : UPSTREAM_OK);
+    if (edge_fetch_retry_5xx(f, status))
+        return;
     cache_resp_parse(&resp, &w->policy, (uint16_t)status, &rf, now);
     if (f->kind == EDGE_FETCH_PASS) {
         edge_fetch_head_pass(f, &rf, &resp, now);
@@ -891,16 +948,24 @@ edge_fetch_classify(int err, bool retryable, bool after_head)
     return retryable ? EDGE_UPERR_CONNECT : EDGE_UPERR_BAD_RESPONSE;
 }
 
+static enum upstream_result
+edge_fetch_result(int err, bool retryable)
+{
+    if (err == ERR_TIMEOUT)
+        return UPSTREAM_TIMEOUT;
+    if (err == ERR_LIMIT && retryable)
+        return UPSTREAM_NEUTRAL; /* our own queue was full */
+    return retryable ? UPSTREAM_CONNECT : UPSTREAM_BROKEN;
+}
+
 static void
 edge_fetch_on_done(struct httpc_req *hr, int err, void *arg)
 {
     struct edge_fetch *f;
-    struct edge_worker *w;
     bool retryable;
 
     CAST_OBJ_NOTNULL(f, arg, EDGE_FETCH_MAGIC);
     assert(f->hr == hr);
-    w = f->w;
     retryable = err != 0 && httpc_req_retryable(hr);
     f->hr = NULL;
     if (err == 0 && f->refetch) {
@@ -914,12 +979,11 @@ edge_fetch_on_done(struct httpc_req *hr, int err, void *arg)
     if (err != 0 && !f->got_head) {
         edge_fetch_count_error(edge_fetch_classify(err, retryable, false));
         LOG_RL(LOG_INFO, "edge", "upstream_failed", 20, "conn=0 upstream=%s err=%s retryable=%d",
-               w->ups[f->up_idx].text, err_name(err), retryable);
-        if (retryable && w->nups > 1)
-            w->up_next = (f->up_idx + 1) % w->nups; /* fail over for later fetches too */
-        if ((retryable || f->idempotent) && f->attempt + 1 < w->nups + (retryable ? 1 : 0)) {
-            f->attempt++;
-            f->up_idx = (f->up_idx + 1) % w->nups;
+               f->t.name, err_name(err), retryable);
+        edge_fetch_report(f, edge_fetch_result(err, retryable));
+        /* SPEC: RFC 9110 9.2.2 -- an idempotent request may be retried; others only
+         * when the upstream cannot have seen them */
+        if ((retryable || f->idempotent) && edge_fetch_pick(f) == 0) {
             metric_inc(edge_g.m.up_retries);
             edge_fetch_send(f);
             return;
@@ -931,8 +995,8 @@ edge_fetch_on_done(struct httpc_req *hr, int err, void *arg)
     if (err != 0) {
         edge_fetch_count_error(edge_fetch_classify(err, retryable, true));
         LOG_RL(LOG_INFO, "edge", "upstream_truncated", 20,
-               "conn=0 upstream=%s err=%s status=%u bytes=%" PRIu64, w->ups[f->up_idx].text,
-               err_name(err), f->status, collapse_body_len(f->e));
+               "conn=0 upstream=%s err=%s status=%u bytes=%" PRIu64, f->t.name, err_name(err),
+               f->status, collapse_body_len(f->e));
         edge_fetch_finish(f, ERR_UPSTREAM);
         edge_fetch_release(f);
         return;
@@ -952,6 +1016,7 @@ edge_fetch_shutdown(struct edge_worker *w)
         if (f->hr == NULL)
             continue; /* waits for a store put: store_loop_free() completes it */
         httpc_req_cancel(&f->hr);
+        edge_fetch_report(f, UPSTREAM_NEUTRAL);
         edge_fetch_finish(f, ERR_CLOSED);
         edge_fetch_release(f);
     }

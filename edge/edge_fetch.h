@@ -7,9 +7,13 @@
  * A fetch runs on the worker that created its entry and holds the
  * entry's fetch ref until the body is complete and, when stored, until
  * the store has committed it (so that requests arriving meanwhile join the
- * entry instead of fetching again). Idempotent fetches move to the next
- * upstream when one fails before its head; other methods only when
- * httpc says the upstream cannot have seen the request.
+ * entry instead of fetching again). The worker's upstream set
+ * (upstream.h) gives the members to try, in order (the key's shield on the
+ * ring, or the origin group's order), and hears how each request went.
+ * Idempotent fetches move to the next member when one fails before its
+ * head or answers 502/503/504; other methods only when httpc says the
+ * upstream cannot have seen the request. Every fetch sends Via and
+ * CDN-Loop (RFC 8586) so loops between tiers are seen (edge_main.c).
  *
  * Not here: answering clients (edge_proxy.c), the policy itself
  * (cache_policy.c), the byte fan-out (collapse.c).

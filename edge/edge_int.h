@@ -39,6 +39,8 @@ struct store;
 struct store_loop;
 struct access_log;
 struct edge_fetch;
+struct dns;
+struct upstream_set;
 
 /* Longest key the edge stores (LMDB's limit); longer keys pass uncached. */
 #define EDGE_KEY_MAX 511
@@ -78,6 +80,9 @@ struct edge_metrics {
     struct metric *purges;                   /* edge.purge.requests */
     struct metric *purged;                   /* edge.purge.objects */
     struct metric *inflight;                 /* edge.collapse.inflight (gauge) */
+    /* ---- upstreams (issue 8) ---- */
+    struct metric *loops;        /* edge.loop.rejected: 508 answers */
+    struct metric *up_exhausted; /* edge.upstream.exhausted: no member left to try */
 };
 
 struct edge {
@@ -87,14 +92,10 @@ struct edge {
     struct collapse_table *collapse; /* owned */
     char name[32];                   /* "cascade-edge" or "cascade-shield": Via, Cache-Status */
     char via[40];                    /* "1.1 " + name */
+    char loop_id[80];                /* our cdn-id in CDN-Loop (RFC 8586): node.id */
+    uint32_t loop_max_hops;          /* CDN-Loop entries accepted before 508 */
     uint64_t body_max;               /* the store's largest body */
     struct edge_metrics m;
-};
-
-struct edge_upstream {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    char text[64]; /* "127.0.0.1:8080" */
 };
 
 struct edge_worker {
@@ -108,9 +109,9 @@ struct edge_worker {
     struct store_loop *sl;        /* owned */
     struct collapse_loop cl;
     struct cache_policy_conf policy;
-    struct edge_upstream ups[CONF_ADDR_LIST_MAX];
-    unsigned nups;
-    unsigned up_next;                 /* where the next fetch starts (moves on failures) */
+    /* ---- upstreams (issue 8; edge/upstream.h) ---- */
+    struct dns *dns;                  /* owned: this loop's resolver */
+    struct upstream_set *upset;       /* owned: rebuilt when an upstream key changes on reload */
     uint64_t max_object;              /* bytes stored at most */
     struct evbuffer *scratch;         /* owned: a hit's body on its way to httpd */
     struct access_log *alog;          /* owned: this worker's buffer and file */

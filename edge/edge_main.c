@@ -6,8 +6,9 @@
  *
  * Owns: edge_g (the store and the collapse table, for the process's
  * life) and each worker's struct edge_worker (made and freed on that
- * worker's thread). Not here: answering requests (edge_proxy.c), fetching
- * (edge_fetch.c), purging (purge.c).
+ * worker's thread), with its resolver and upstream set. A request whose
+ * CDN-Loop names this node is refused with 508 before anything else. Not here: answering requests
+ * (edge_proxy.c), fetching (edge_fetch.c), purging (purge.c).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,7 +19,11 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include <unistd.h>
+
 #include "access_log.h"
+#include "api_proxy.h"
+#include "dns.h"
 #include "edge_conf.h"
 #include "edge_fetch.h"
 #include "edge_int.h"
@@ -32,6 +37,8 @@
 #include "metrics.h"
 #include "node_app.h"
 #include "store.h"
+#include "upstream.h"
+#include "upstream_loop.h"
 #include "compat.h"
 
 /* Loop turns a stopping worker runs so libevent frees its connections. */
@@ -82,56 +89,147 @@ edge_metrics_init(struct edge_metrics *m)
     m->bytes_out = metrics_counter("edge.bytes.out", "Body bytes sent to clients.");
     m->purges = metrics_counter("edge.purge.requests", "Purge requests.");
     m->purged = metrics_counter("edge.purge.objects", "Objects removed by purges.");
+    m->loops = metrics_counter("edge.loop.rejected",
+                               "Requests refused with 508: CDN-Loop named this node.");
+    m->up_exhausted = metrics_counter("edge.upstream.exhausted",
+                                      "Fetches with no upstream left to try (all down).");
 }
 
-/* "a:1,b:2" -> w->ups (IP literals; names come with the shield's resolver). */
+/* ---- upstreams (issue 8): names, health, ring; edge/upstream.c ---- */
+
 static void
-edge_worker_upstreams(struct edge_worker *w, const char *list)
+edge_upstream_conf(const struct edge_conf *c, struct upstream_conf *uc)
 {
-    char item[CONF_HOST_MAX + 16], host[CONF_HOST_MAX + 1];
-    struct sockaddr_in *sin;
-    struct sockaddr_in6 *sin6;
-    struct edge_upstream *up;
-    const char *p = list, *comma;
-    uint16_t port;
-    size_t n;
-
-    w->nups = 0;
-    while (*p != '\0' && w->nups < ARRAY_SIZE(w->ups)) {
-        comma = strchr(p, ',');
-        n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        if (n < sizeof(item)) {
-            memcpy(item, p, n);
-            item[n] = '\0';
-            up = &w->ups[w->nups];
-            memset(up, 0, sizeof(*up));
-            if (conf_split_addr(item, host, sizeof(host), &port) == 0) {
-                sin = (struct sockaddr_in *)(void *)&up->ss;
-                sin6 = (struct sockaddr_in6 *)(void *)&up->ss;
-                if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-                    sin->sin_family = AF_INET;
-                    sin->sin_port = htons(port);
-                    up->len = sizeof(*sin);
-                } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-                    sin6->sin6_family = AF_INET6;
-                    sin6->sin6_port = htons(port);
-                    up->len = sizeof(*sin6);
-                }
-            }
-            if (up->len != 0) {
-                (void)snprintf(up->text, sizeof(up->text), "%.63s", item);
-                w->nups++;
-            } else if (node_worker_id(w->nw) == 0) {
-                LOG(LOG_WARN, "edge", "upstream_skipped", "conn=0 upstream=%s why=not_an_ip", item);
-            }
-        }
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    if (w->up_next >= w->nups)
-        w->up_next = 0;
+    upstream_conf_defaults(uc);
+    uc->hash = c->upstream_select == UPSTREAM_SELECT_HASH ||
+               (c->upstream_select == UPSTREAM_SELECT_AUTO && c->role == EDGE_ROLE_EDGE);
+    uc->ring.vnodes = (uint32_t)c->shield_vnodes;
+    uc->ring.balance_pct = (uint32_t)c->shield_balance;
+    uc->health_interval_ms = (uint32_t)c->upstream_health_interval;
+    uc->health_timeout_ms = (uint32_t)c->upstream_health_timeout;
+    uc->health_path = c->upstream_health_path;
+    uc->rise = (uint32_t)c->upstream_health_rise;
+    uc->fall = (uint32_t)c->upstream_health_fall;
+    uc->max_fails = (uint32_t)c->upstream_max_fails;
+    uc->fail_window_ms = (uint32_t)c->upstream_fail_window;
 }
+
+/* Whether the upstream set must be rebuilt for the snapshot c (first one, or a change). */
+static bool
+edge_upstream_changed(const struct edge_conf *o, const struct edge_conf *c)
+{
+    return o == NULL || strcmp(o->upstream, c->upstream) != 0 ||
+           o->upstream_select != c->upstream_select ||
+           o->upstream_health_interval != c->upstream_health_interval ||
+           o->upstream_health_timeout != c->upstream_health_timeout ||
+           strcmp(o->upstream_health_path, c->upstream_health_path) != 0 ||
+           o->upstream_health_rise != c->upstream_health_rise ||
+           o->upstream_health_fall != c->upstream_health_fall ||
+           o->upstream_max_fails != c->upstream_max_fails ||
+           o->upstream_fail_window != c->upstream_fail_window ||
+           o->shield_vnodes != c->shield_vnodes || o->shield_balance != c->shield_balance;
+}
+
+/* (Re)builds w->upset; on failure the old set stays (the list was validated at load). */
+static void
+edge_upstream_apply(struct edge_worker *w, const struct edge_conf *old, const struct edge_conf *c)
+{
+    struct upstream_set *s = NULL;
+    struct upstream_conf uc;
+
+    if (w->upset != NULL && !edge_upstream_changed(old, c))
+        return;
+    edge_upstream_conf(c, &uc);
+    if (upstream_set_new(w->base, w->dns, &uc, c->upstream, node_worker_id(w->nw), &s) != 0) {
+        LOG(LOG_ERR, "edge", "upstreams_unusable", "conn=0 upstream=%s", c->upstream);
+        return;
+    }
+    if (w->upset != NULL)
+        upstream_set_inherit(s, w->upset);
+    upstream_set_free(&w->upset);
+    w->upset = s;
+}
+
+static int
+edge_dns_new(struct edge_worker *w, const struct edge_conf *c)
+{
+    struct dns_conf dc;
+
+    dns_conf_defaults(&dc);
+    dc.servers = c->dns_servers[0] != '\0' ? c->dns_servers : NULL;
+    dc.timeout_ms = (uint32_t)c->dns_timeout;
+    dc.ttl_min_ms = (uint32_t)c->dns_ttl_min;
+    dc.ttl_max_ms = (uint32_t)c->dns_ttl_max;
+    return dns_new(w->base, &dc, &w->dns);
+}
+
+/*
+ * Our cdn-id for CDN-Loop: node.id, else the listen address, else (a
+ * wildcard listener) hostname:port.
+ */
+static void
+edge_loop_id(const struct edge_conf *c)
+{
+    char host[CONF_HOST_MAX + 1], name[64];
+    uint16_t port = 0;
+
+    edge_g.loop_max_hops = (uint32_t)c->loop_max_hops;
+    if (c->node_id[0] != '\0') {
+        (void)snprintf(edge_g.loop_id, sizeof(edge_g.loop_id), "%s", c->node_id);
+        return;
+    }
+    if (conf_split_addr(c->listen, host, sizeof(host), &port) != 0)
+        host[0] = '\0';
+    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
+        if (gethostname(name, sizeof(name)) != 0)
+            (void)snprintf(name, sizeof(name), "cascade");
+        name[sizeof(name) - 1] = '\0';
+        (void)snprintf(edge_g.loop_id, sizeof(edge_g.loop_id), "%s:%u", name, port);
+        return;
+    }
+    (void)snprintf(edge_g.loop_id, sizeof(edge_g.loop_id), "%s", c->listen);
+}
+
+/*
+ * SPEC: RFC 8586 2 -- a request whose CDN-Loop names us, or that has been
+ * through more than loop.max_hops CDN nodes, came round a cycle: 508
+ * (RFC 5842 7.2) before it can join a fetch that waits on itself.
+ */
+static bool
+edge_loop_refuse(struct httpd_req *r)
+{
+    struct upstream_loop_scan st = {0};
+    const char *name, *value;
+    char body[160];
+    size_t i, n = httpd_req_header_count(r);
+    int len;
+
+    for (i = 0; i < n; i++) {
+        httpd_req_header_at(r, i, &name, &value);
+        if (strcasecmp(name, "cdn-loop") == 0)
+            upstream_loop_scan(&st, value, strlen(value), edge_g.loop_id, strlen(edge_g.loop_id));
+    }
+    if (!st.seen && st.entries <= edge_g.loop_max_hops)
+        return false;
+    metric_inc(edge_g.m.loops);
+    LOG_RL(LOG_WARN, "edge", "loop_detected", 10, "conn=0 id=%s entries=%zu seen=%d",
+           edge_g.loop_id, st.entries, st.seen);
+    len = snprintf(body, sizeof(body),
+                   "{\"error\":{\"code\":\"loop_detected\",\"message\":\"%s\"}}\n",
+                   st.seen ? "this request already went through this node"
+                           : "this request went through too many CDN nodes");
+    if (httpd_resp_header(r, "Cache-Control", "no-store") != 0 ||
+        httpd_resp_header(r, "Content-Type", "application/json") != 0 ||
+        httpd_resp_header(r, "Via", edge_g.via) != 0)
+        XXX_HANDLE(0);
+    httpd_resp_start(r, 508, len);
+    if (httpd_resp_write(r, body, (size_t)len) != 0)
+        XXX_HANDLE(0);
+    httpd_resp_end(r);
+    return true;
+}
+
+/* ---- end of the upstream block ---- */
 
 static void
 edge_policy_from_conf(const struct edge_conf *c, struct cache_policy_conf *p)
@@ -160,15 +258,16 @@ edge_httpc_from_conf(const struct edge_conf *c, struct httpc_conf *hc)
     hc->body_timeout_ms = (uint32_t)c->upstream_body_timeout;
     hc->idle_timeout_ms = (uint32_t)c->upstream_idle_timeout;
     hc->max_idle_per_host = (uint32_t)c->upstream_max_idle;
+    hc->max_conns_per_host = (uint32_t)c->upstream_max_conns;
 }
 
 /* Everything of a worker that follows the snapshot (first one, and reloads). */
 static void
 edge_worker_apply(struct edge_worker *w, const struct edge_conf *c)
 {
+    edge_upstream_apply(w, w->conf, c);
     w->conf = c;
     edge_policy_from_conf(c, &w->policy);
-    edge_worker_upstreams(w, c->upstream);
     w->cl.wait_timeout_ms = c->collapse_wait_timeout;
     w->cl.max_lag = c->collapse_max_lag;
     w->max_object = c->cache_max_object < edge_g.body_max ? c->cache_max_object : edge_g.body_max;
@@ -199,13 +298,34 @@ edge_worker_init(struct node_worker *nw)
         FREE_OBJ(w);
         return rc;
     }
+    rc = edge_dns_new(w, c);
+    if (rc != 0) {
+        access_log_free(&w->alog);
+        store_loop_free(&w->sl);
+        FREE_OBJ(w);
+        return rc;
+    }
     edge_httpc_from_conf(c, &hc);
     w->httpc = httpc_new(w->base, &hc);
     collapse_loop_init(&w->cl, edge_g.collapse, w->base, node_worker_id(nw));
     w->scratch = evbuffer_new();
     AN(w->scratch);
     edge_worker_apply(w, c);
+    if (w->upset == NULL) {
+        /* logged by upstream.c: a member the set cannot use */
+        evbuffer_free(w->scratch);
+        dns_free(&w->dns);
+        httpc_free(&w->httpc);
+        (void)event_base_loop(w->base, EVLOOP_NONBLOCK);
+        access_log_free(&w->alog);
+        store_loop_free(&w->sl);
+        FREE_OBJ(w);
+        return ERR_CONF;
+    }
     node_worker_set_data(nw, w);
+    /* interactions: /api/ proxy, reactions, SSE (api_proxy.h) */
+    if (edge_api_worker_init(w) != 0)
+        XXX_HANDLE(0);
     return 0;
 }
 
@@ -220,6 +340,7 @@ edge_worker_reload(struct node_worker *nw, const void *conf)
     edge_worker_apply(w, c);
     edge_httpc_from_conf(c, &hc);
     httpc_set_conf(w->httpc, &hc);
+    edge_api_worker_reload(w, c); /* interactions */
     /* reopened on every reload: log rotation is mv + SIGHUP */
     if (access_log_reopen(w->alog, c->log_access) != 0)
         XXX_HANDLE(0);
@@ -235,11 +356,15 @@ edge_worker_fini(struct node_worker *nw)
     if (w == NULL)
         return;
     CHECK_OBJ(w, EDGE_WORKER_MAGIC);
+    edge_api_worker_fini(w); /* interactions */
     edge_fetch_shutdown(w);
     /* libevent frees closed connections (and the hits they reference) from the loop */
     for (i = 0; i < EDGE_FINI_SPINS; i++)
         (void)event_base_loop(w->base, EVLOOP_NONBLOCK);
     store_loop_free(&w->sl);
+    upstream_set_free(&w->upset);
+    (void)event_base_loop(w->base, EVLOOP_NONBLOCK);
+    dns_free(&w->dns);
     httpc_free(&w->httpc);
     (void)event_base_loop(w->base, EVLOOP_NONBLOCK);
     access_log_free(&w->alog);
@@ -261,6 +386,7 @@ edge_start(struct node *n, const void *conf)
     (void)snprintf(edge_g.name, sizeof(edge_g.name), "cascade-%s",
                    c->role == EDGE_ROLE_SHIELD ? "shield" : "edge");
     (void)snprintf(edge_g.via, sizeof(edge_g.via), "1.1 %s", edge_g.name);
+    edge_loop_id(c);
     edge_metrics_init(&edge_g.m);
     store_conf_defaults(&sc);
     sc.dir = c->cache_dir;
@@ -278,12 +404,20 @@ edge_start(struct node *n, const void *conf)
     edge_g.collapse = collapse_table_new();
     LOG(LOG_INFO, "edge", "cache_open", "conn=0 dir=%s size=%llu", c->cache_dir,
         (unsigned long long)c->cache_size);
+    /* interactions: rate limits, the reaction table, the event hub */
+    rc = edge_api_start(c);
+    if (rc != 0) {
+        collapse_table_free(&edge_g.collapse);
+        store_close(&edge_g.store);
+        return rc;
+    }
     return 0;
 }
 
 static void
 edge_stop(void)
 {
+    edge_api_stop(); /* interactions */
     collapse_table_free(&edge_g.collapse);
     store_close(&edge_g.store);
 }
@@ -294,6 +428,10 @@ edge_main_handle(struct httpd_req *r, void *arg)
     struct edge_worker *w;
 
     CAST_OBJ_NOTNULL(w, node_worker_data(arg), EDGE_WORKER_MAGIC);
+    if (edge_loop_refuse(r))
+        return;
+    if (edge_api_handle(w, r)) /* /api/, /events/ (api_proxy.h) */
+        return;
     if (edge_player_serve(r, w->conf->player_root, w->conf->player_vendor))
         return;
     edge_proxy_handle(w, r);

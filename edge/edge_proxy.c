@@ -49,6 +49,7 @@
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
+#include "node.h"
 #include "purge.h"
 #include "store.h"
 #include "compat.h"
@@ -433,6 +434,22 @@ edge_lookup(struct edge_worker *w, const char *key, size_t klen, const struct ca
 }
 
 /*
+ * The store's reaper found a zero-copy hit older than cache.max_reader_age:
+ * its read transaction pins pages the writer could reuse, and the client
+ * holding it reads too slowly to matter. Its connection goes (the
+ * references in its output buffer go with it, and so does the hit).
+ */
+static void
+edge_hit_expired(struct store_hit *hit, void *arg)
+{
+    struct edge_worker *w;
+
+    CAST_OBJ_NOTNULL(w, arg, EDGE_WORKER_MAGIC);
+    if (node_worker_conn_reset(w->nw, store_hit_owner_id(hit)) == 0)
+        LOG_RL(LOG_INFO, "edge", "slow_reader_reset", 10, "conn=%" PRIu64, store_hit_owner_id(hit));
+}
+
+/*
  * Answers r from the hit in lk (its ref is consumed). cs: our
  * Cache-Status member; cache: the access log's word.
  */
@@ -449,6 +466,10 @@ edge_serve_hit(struct edge_worker *w, struct httpd_req *r, const struct cache_re
     edge_answer_start(w, r, q, &lk->obj, (int64_t)info->body_len, age, cs, true, &a);
     if (a.body) {
         len = a.len > info->body_len - a.off ? info->body_len - a.off : a.len;
+        if (info->zero_copy) {
+            store_hit_set_owner(lk->hit, edge_hit_expired, w);
+            store_hit_set_owner_id(lk->hit, httpd_req_conn_id(r));
+        }
         rc = store_hit_add_body(lk->hit, w->scratch, a.off, len);
         if (rc == 0)
             rc = httpd_resp_add_buffer(r, w->scratch);

@@ -12,7 +12,12 @@
  * the request; the job is freed where it is next owned by the loop.
  *
  * Long polls (GET /api/events?wait=) that find nothing re-queue
- * themselves from a loop timer every SOCIAL_POLL_MS until their deadline.
+ * themselves from a loop timer every SOCIAL_POLL_MS until their deadline;
+ * while they wait they are parked (s->parked), and a store thread that
+ * has just written something wakes every parked poll at once, so an edge
+ * following the log hears of a new event without the poll interval's
+ * delay (the interval stays, for other origins' writes to a shared
+ * PostgreSQL).
  *
  * Not here: parsing (social_parse.c), tokens (token.c), storage (meta.c).
  */
@@ -57,9 +62,10 @@ struct origin_social {
     pthread_cond_t cv;
     struct social_job *head, *tail; /* queue, under mu */
     unsigned queued, queue_max;
-    struct social_job *all; /* every live job (for free), under mu */
-    bool stopping;          /* under mu */
-    pthread_t *threads;     /* owned */
+    struct social_job *all;    /* every live job (for free), under mu */
+    struct social_job *parked; /* long polls waiting on their timer, under mu */
+    bool stopping;             /* under mu */
+    pthread_t *threads;        /* owned */
     unsigned nthreads;
     struct metric *m_comments, *m_reactions, *m_batches, *m_busy, *m_sessions, *m_inflight;
 };
@@ -74,13 +80,15 @@ struct social_job {
     unsigned magic;
 #define SOCIAL_JOB_MAGIC 0x736a6f62U
     enum social_job_state state;
-    struct origin_social *s;                /* borrowed */
-    struct httpd_req *r;                    /* borrowed until on_close; then NULL */
-    struct event *ev;                       /* owned: completion, on r's loop */
-    struct event *timer;                    /* owned: long-poll retry; NULL until needed */
-    struct social_job *next;                /* queue, under s->mu */
-    struct social_job *all_prev, *all_next; /* s->all, under s->mu */
-    char *body;                             /* owned */
+    struct origin_social *s;                  /* borrowed */
+    struct httpd_req *r;                      /* borrowed until on_close; then NULL */
+    struct event *ev;                         /* owned: completion, on r's loop */
+    struct event *timer;                      /* owned: long-poll retry; NULL until needed */
+    struct social_job *next;                  /* queue, under s->mu */
+    struct social_job *all_prev, *all_next;   /* s->all, under s->mu */
+    struct social_job *park_prev, *park_next; /* s->parked, under s->mu */
+    bool parked;                              /* under s->mu */
+    char *body;                               /* owned */
     size_t len, max;
     uint64_t deadline_ms; /* long poll */
     struct social_route rt;
@@ -114,12 +122,29 @@ social_mono_ms(void)
 
 /* ---- jobs ---- */
 
+/* Takes j off s->parked; under s->mu. */
+static void
+social_job_unpark(struct origin_social *s, struct social_job *j)
+{
+    if (!j->parked)
+        return;
+    if (j->park_prev != NULL)
+        j->park_prev->park_next = j->park_next;
+    else
+        s->parked = j->park_next;
+    if (j->park_next != NULL)
+        j->park_next->park_prev = j->park_prev;
+    j->park_prev = j->park_next = NULL;
+    j->parked = false;
+}
+
 static void
 social_job_free(struct social_job *j)
 {
     struct origin_social *s = j->s;
 
     AZ(pthread_mutex_lock(&s->mu));
+    social_job_unpark(s, j);
     if (j->all_prev != NULL)
         j->all_prev->all_next = j->all_next;
     else
@@ -223,11 +248,31 @@ social_job_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     CAST_OBJ_NOTNULL(j, arg, SOCIAL_JOB_MAGIC);
+    if (j->state != SOCIAL_JOB_DONE)
+        return; /* a wake that raced with the timeout: already queued */
+    AZ(pthread_mutex_lock(&j->s->mu));
+    social_job_unpark(j->s, j);
+    AZ(pthread_mutex_unlock(&j->s->mu));
+    (void)evtimer_del(j->timer); /* woken early: the timeout is moot */
     if (j->r == NULL) {
         social_job_free(j);
         return;
     }
     social_job_submit(j);
+}
+
+/* A write just committed: every parked long poll looks again now. */
+static void
+social_wake_parked(struct origin_social *s)
+{
+    struct social_job *p;
+
+    AZ(pthread_mutex_lock(&s->mu));
+    while ((p = s->parked) != NULL) {
+        event_active(p->timer, EV_TIMEOUT, 1);
+        social_job_unpark(s, p);
+    }
+    AZ(pthread_mutex_unlock(&s->mu));
 }
 
 /* Back on the request's loop. */
@@ -251,6 +296,14 @@ social_job_done_cb(evutil_socket_t fd, short what, void *arg)
             j->timer = evtimer_new(event_get_base(j->ev), social_job_timer_cb, j);
         AN(j->timer);
         AZ(evtimer_add(j->timer, &tv));
+        AZ(pthread_mutex_lock(&j->s->mu));
+        j->parked = true;
+        j->park_prev = NULL;
+        j->park_next = j->s->parked;
+        if (j->s->parked != NULL)
+            j->s->parked->park_prev = j;
+        j->s->parked = j;
+        AZ(pthread_mutex_unlock(&j->s->mu));
         return;
     }
     social_job_respond(j);
@@ -778,6 +831,8 @@ social_thread_main(void *arg)
         memset(&j->err, 0, sizeof(j->err));
         social_job_run(j);
         AN(j->status != 0 || j->repoll);
+        if (j->rt.write && j->status >= 200 && j->status < 300)
+            social_wake_parked(s);
         /* Hand back: the loop owns the job once this is called. */
         event_active(j->ev, EV_TIMEOUT, 1);
     }

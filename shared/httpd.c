@@ -1569,6 +1569,21 @@ httpd_free(struct httpd **ph)
     FREE_OBJ(h);
 }
 
+int
+httpd_conn_reset(struct httpd *h, uint64_t conn_id)
+{
+    struct httpd_conn *c;
+
+    CHECK_OBJ_NOTNULL(h, HTTPD_MAGIC);
+    for (c = h->conns; c != NULL; c = c->next) {
+        if (c->id == conn_id && c->state != HTTPD_C_DEAD) {
+            httpd_conn_abort(c, ERR_TIMEOUT, -1, true);
+            return 0;
+        }
+    }
+    return ERR_NOTFOUND;
+}
+
 unsigned
 httpd_conn_count(const struct httpd *h)
 {

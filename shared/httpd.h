@@ -88,6 +88,14 @@ void httpd_drain(struct httpd *h, uint32_t timeout_ms, httpd_done_cb *done, void
  */
 void httpd_free(struct httpd **ph);
 unsigned httpd_conn_count(const struct httpd *h);
+/*
+ * Resets connection conn_id (httpd_req_conn_id()) of h at once: its
+ * request, if one is in flight, sees on_close; its output is dropped (so
+ * references in it are released) and the peer gets a RST. For owners of
+ * resources a slow client must not hold for ever. ERR_NOTFOUND when h
+ * has no such open connection.
+ */
+int httpd_conn_reset(struct httpd *h, uint64_t conn_id) WARN_UNUSED;
 struct event_base *httpd_base(const struct httpd *h);
 
 /*

@@ -259,6 +259,13 @@ metrics_histogram(const char *name, const char *help, const double *bounds, size
 }
 
 struct metric *
+metrics_histogram_l(const char *name, const char *help, const double *bounds, size_t n,
+                    const char *label, const char *value)
+{
+    return metrics_register(METRIC_HISTOGRAM, name, help, label, value, bounds, n);
+}
+
+struct metric *
 metrics_counter_l(const char *name, const char *help, const char *label, const char *value)
 {
     return metrics_register(METRIC_COUNTER, name, help, label, value, NULL, 0);
@@ -529,6 +536,31 @@ metrics_buf_double(struct metrics_buf *b, double d)
     }
 }
 
+/* label="value" and then sep, when m is a labelled series. */
+static void
+metrics_render_label(struct metrics_buf *b, const struct metric_family *fam, const struct metric *m,
+                     const char *sep)
+{
+    if (m->value == NULL)
+        return;
+    metrics_buf_str(b, fam->label);
+    metrics_buf_str(b, "=\"");
+    metrics_buf_escaped(b, m->value, true);
+    metrics_buf_str(b, "\"");
+    metrics_buf_str(b, sep);
+}
+
+/* {label="value"}, or nothing for an unlabelled series. */
+static void
+metrics_render_labels(struct metrics_buf *b, const struct metric_family *fam,
+                      const struct metric *m)
+{
+    if (m->value == NULL)
+        return;
+    metrics_buf_str(b, "{");
+    metrics_render_label(b, fam, m, "}");
+}
+
 static void
 metrics_render_hist(struct metrics_buf *b, const struct metric_family *fam, const struct metric *m)
 {
@@ -539,7 +571,9 @@ metrics_render_hist(struct metrics_buf *b, const struct metric_family *fam, cons
     for (i = 0; i <= fam->nbounds; i++) {
         cum += atomic_load_explicit(&m->buckets[i], memory_order_relaxed);
         metrics_buf_str(b, fam->prom);
-        metrics_buf_str(b, "_bucket{le=\"");
+        metrics_buf_str(b, "_bucket{");
+        metrics_render_label(b, fam, m, ",");
+        metrics_buf_str(b, "le=\"");
         if (i < fam->nbounds)
             metrics_buf_double(b, fam->bounds[i]);
         else
@@ -549,11 +583,15 @@ metrics_render_hist(struct metrics_buf *b, const struct metric_family *fam, cons
     bits = atomic_load_explicit(&m->sum_bits, memory_order_relaxed);
     memcpy(&sum, &bits, sizeof(sum));
     metrics_buf_str(b, fam->prom);
-    metrics_buf_str(b, "_sum ");
+    metrics_buf_str(b, "_sum");
+    metrics_render_labels(b, fam, m);
+    metrics_buf_str(b, " ");
     metrics_buf_double(b, sum);
     metrics_buf_str(b, "\n");
     metrics_buf_str(b, fam->prom);
-    metrics_buf_printf(b, "_count %llu\n", (unsigned long long)cum); /* = the +Inf bucket */
+    metrics_buf_str(b, "_count");
+    metrics_render_labels(b, fam, m);
+    metrics_buf_printf(b, " %llu\n", (unsigned long long)cum); /* = the +Inf bucket */
 }
 
 static void
@@ -583,13 +621,7 @@ metrics_render_family(struct metrics_buf *b, const struct metric_family *fam)
             continue;
         }
         metrics_buf_str(b, fam->prom);
-        if (m->value != NULL) {
-            metrics_buf_str(b, "{");
-            metrics_buf_str(b, fam->label);
-            metrics_buf_str(b, "=\"");
-            metrics_buf_escaped(b, m->value, true);
-            metrics_buf_str(b, "\"}");
-        }
+        metrics_render_labels(b, fam, m);
         if (fam->type == METRIC_COUNTER)
             metrics_buf_printf(
                 b, " %llu\n",

@@ -61,6 +61,8 @@ struct metric *metrics_gauge(const char *name, const char *help);
  * re-registration must pass the same bounds. The bounds are copied. */
 struct metric *metrics_histogram(const char *name, const char *help, const double *bounds,
                                  size_t n);
+struct metric *metrics_histogram_l(const char *name, const char *help, const double *bounds,
+                                   size_t n, const char *label, const char *value);
 struct metric *metrics_counter_l(const char *name, const char *help, const char *label,
                                  const char *value);
 struct metric *metrics_gauge_l(const char *name, const char *help, const char *label,

@@ -605,3 +605,13 @@ node_worker_draining(const struct node_worker *w)
 {
     return w->draining;
 }
+
+int
+node_worker_conn_reset(struct node_worker *w, uint64_t conn_id)
+{
+    CHECK_OBJ_NOTNULL(w, NODE_WORKER_MAGIC);
+    for (unsigned i = 0; i < w->nhttpd; i++)
+        if (httpd_conn_reset(w->httpd[i], conn_id) == 0)
+            return 0;
+    return ERR_NOTFOUND;
+}

@@ -81,6 +81,8 @@ void *node_worker_app(const struct node_worker *w);
 void node_worker_set_data(struct node_worker *w, void *data);
 void *node_worker_data(const struct node_worker *w);
 bool node_worker_draining(const struct node_worker *w);
+/* httpd_conn_reset() on whichever of w's servers has conn_id. */
+int node_worker_conn_reset(struct node_worker *w, uint64_t conn_id) WARN_UNUSED;
 
 /* Built-in answers; the handler may call these for its own routes too. */
 void node_serve_healthz(struct httpd_req *r);

@@ -226,8 +226,14 @@ size_t store_hit_peek_body(const struct store_hit *h, uint64_t off, uint64_t len
  */
 int store_hit_add_body(struct store_hit *h, struct evbuffer *out, uint64_t off,
                        uint64_t len) WARN_UNUSED;
-/* Who to tell when the hit grows too old (see store_hit_expire_fn). */
+/*
+ * Who to tell when the hit grows too old (see store_hit_expire_fn), and an
+ * id of the owner's own (a connection id) that store_hit_owner_id() gives
+ * back to fn.
+ */
 void store_hit_set_owner(struct store_hit *h, store_hit_expire_fn *fn, void *arg);
+void store_hit_set_owner_id(struct store_hit *h, uint64_t id);
+uint64_t store_hit_owner_id(const struct store_hit *h);
 /*
  * Drops the caller's ref; *ph becomes NULL. The last ref (this one or an
  * evbuffer's) resets the transaction and returns it to the pool.

@@ -478,6 +478,20 @@ store_hit_set_owner(struct store_hit *h, store_hit_expire_fn *fn, void *arg)
     h->owner_arg = arg;
 }
 
+void
+store_hit_set_owner_id(struct store_hit *h, uint64_t id)
+{
+    CHECK_OBJ_NOTNULL(h, STORE_HIT_MAGIC);
+    h->owner_id = id;
+}
+
+uint64_t
+store_hit_owner_id(const struct store_hit *h)
+{
+    CHECK_OBJ_NOTNULL(h, STORE_HIT_MAGIC);
+    return h->owner_id;
+}
+
 /* The last ref: unlink, give the transaction back, free. */
 static void
 store_hit_end(struct store_hit *h)

@@ -158,6 +158,7 @@ struct store_hit {
     bool expired;
     store_hit_expire_fn *owner_fn;
     void *owner_arg;
+    uint64_t owner_id;
     struct store_hit_info info;
     const uint8_t *hdr; /* borrowed from txn */
     size_t hdr_len;

@@ -316,3 +316,49 @@ def test_churn_of_three_times_the_cache_size(cdn, tmp_path):
     assert edge.metric("store.map.used_bytes") <= size
     print(f"hits/s on the hot object: {before:.0f} before churn, {after:.0f} after")
     assert after >= before * 0.8, f"the hit path slowed down: {before:.0f}/s -> {after:.0f}/s"
+
+
+def test_a_slow_reader_of_a_zero_copy_hit_is_reset_after_max_reader_age(cdn, tmp_path):
+    # A zero-copy hit's bytes are references into the LMDB map, held by a
+    # read transaction until they are sent. A client that stops reading must
+    # not pin those pages for ever: past cache.max_reader_age its connection
+    # is reset and the transaction goes back.
+    root = tmp_path / "www"
+    objects = write_objects(root, [16 * MB])
+    path, digest = next(iter(objects.items()))
+    up = nginx(cdn, root, 'add_header Cache-Control "max-age=3600";')
+    edge = cdn.edge(upstream=up.hostport, cache_size="256M",
+                    conf={"cache.max_reader_age": "1s"})  # fmt: skip
+    assert edge.get(path, timeout=30).status == 200
+    wait_for(lambda: edge.metric("edge.cache.stored") >= 1, 20, what="the object stored")
+    r = edge.get(path, timeout=30)
+    assert r.header("cache-status").startswith("cascade-edge; hit") and sha256(r.body) == digest
+
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(edge.addr)
+    slow.sendall(build_request("GET", path))
+    wait_for(lambda: edge.metric("store.readers.active") >= 1, 10, what="the slow hit opened")
+    wait_for(lambda: edge.metric("store.readers.expired") >= 1, 15, what="the reaper noticed it")
+    wait_for(lambda: edge.metric("store.readers.active") == 0, 10,
+             what="the slow reader's transaction released")  # fmt: skip
+
+    # The slow client finds its connection gone before the whole body came.
+    got, slow_closed = 0, False
+    slow.settimeout(10)
+    try:
+        while True:
+            chunk = slow.recv(1 << 20)
+            if not chunk:
+                slow_closed = True
+                break
+            got += len(chunk)
+    except ConnectionResetError:
+        slow_closed = True
+    finally:
+        slow.close()
+    assert slow_closed and got < 16 * MB
+
+    # Everyone else is served as before.
+    r = edge.get(path, timeout=30)
+    assert r.status == 200 and sha256(r.body) == digest

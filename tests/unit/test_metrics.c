@@ -58,11 +58,18 @@ test_metrics_render_exact(void **state)
 {
     static const double bounds[] = {0.1, 0.5, 1};
     int64_t live = mem_live();
-    struct metric *c, *g, *h, *r200, *r404, *odd;
+    struct metric *c, *g, *h, *r200, *r404, *odd, *ha, *hb;
     char *text;
 
     (void)state;
     c = metrics_counter("edge.fetch.collapsed", "Upstream fetches saved by collapsing.");
+    ha = metrics_histogram_l("up.head", "Head time.", bounds, 1, "upstream", "a:1");
+    hb = metrics_histogram_l("up.head", "Head time.", bounds, 1, "upstream", "b\"");
+    assert_ptr_equal(ha,
+                     metrics_histogram_l("up.head", "Head time.", bounds, 1, "upstream", "a:1"));
+    metric_observe(ha, 0.05);
+    metric_observe(ha, 3);
+    metric_observe(hb, 0.5);
     g = metrics_gauge("edge.conns", "Open client connections.");
     h = metrics_histogram("edge.fetch.seconds", "Fetch duration.", bounds, 3);
     r200 = metrics_counter_l("http.requests", "Requests by status.\nSecond \\ line", "code", "200");
@@ -103,7 +110,17 @@ test_metrics_render_exact(void **state)
                         "# TYPE cascade_http_requests_total counter\n"
                         "cascade_http_requests_total{code=\"200\"} 10\n"
                         "cascade_http_requests_total{code=\"404\"} 1\n"
-                        "cascade_http_requests_total{code=\"a\\\"b\\\\c?\"} 1\n",
+                        "cascade_http_requests_total{code=\"a\\\"b\\\\c?\"} 1\n"
+                        "# HELP cascade_up_head Head time.\n"
+                        "# TYPE cascade_up_head histogram\n"
+                        "cascade_up_head_bucket{upstream=\"a:1\",le=\"0.1\"} 1\n"
+                        "cascade_up_head_bucket{upstream=\"a:1\",le=\"+Inf\"} 2\n"
+                        "cascade_up_head_sum{upstream=\"a:1\"} 3.05\n"
+                        "cascade_up_head_count{upstream=\"a:1\"} 2\n"
+                        "cascade_up_head_bucket{upstream=\"b\\\"\",le=\"0.1\"} 0\n"
+                        "cascade_up_head_bucket{upstream=\"b\\\"\",le=\"+Inf\"} 1\n"
+                        "cascade_up_head_sum{upstream=\"b\\\"\"} 0.5\n"
+                        "cascade_up_head_count{upstream=\"b\\\"\"} 1\n",
                         text);
     xfree(text);
     metrics_reset();
