@@ -504,6 +504,42 @@ vod_status_job(void *arg, const char *key, json_t *j)
     return 0;
 }
 
+/* GET /api/videos: every video, compactly (the viewer page's landing list). */
+#define VOD_LIST_MAX 1000
+
+static int
+vod_list_one(void *arg, const char *key, json_t *rec)
+{
+    json_t *list = arg, *it = json_object();
+    static const char *const keep[] = {"id", "status", "duration_ms", "width", "height", "reason"};
+
+    (void)key;
+    for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+        json_t *f = json_object_get(rec, keep[i]);
+
+        if (f != NULL)
+            AZ(json_object_set(it, keep[i], f));
+    }
+    AZ(json_array_append_new(list, it));
+    return json_array_size(list) >= VOD_LIST_MAX ? VOD_DB_STOP : 0;
+}
+
+static void
+vod_list(struct vod *v, struct httpd_req *r)
+{
+    json_t *out = json_object(), *list = json_array();
+
+    if (vod_db_each(v->db, "v:", false, vod_list_one, list) != 0) {
+        json_decref(list);
+        json_decref(out);
+        vod_error(r, 503, "store_failed", "the video list cannot be read now");
+        return;
+    }
+    AZ(json_object_set_new(out, "videos", list));
+    vod_send_json(r, 200, out);
+    json_decref(out);
+}
+
 static void
 vod_status(struct vod *v, struct httpd_req *r, const char *id)
 {
@@ -1038,10 +1074,12 @@ vod_handle(struct vod *v, struct httpd_req *r)
 
     CHECK_OBJ_NOTNULL(v, VOD_MAGIC);
     if (strcmp(path, "/api/videos") == 0) {
-        if (m != HTTP1_M_POST)
-            vod_error(r, 405, "method_not_allowed", "POST a video here");
-        else
+        if (m == HTTP1_M_POST)
             vod_upload_start(v, r);
+        else if (m == HTTP1_M_GET || m == HTTP1_M_HEAD)
+            vod_list(v, r);
+        else
+            vod_error(r, 405, "method_not_allowed", "GET the list or POST a video here");
         return true;
     }
     if (strncmp(path, "/api/videos/", 12) == 0) {

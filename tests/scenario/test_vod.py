@@ -134,6 +134,14 @@ def test_vod_corrupt_upload_fails_with_reason(cdn):
     assert "ffmpeg cannot read the file" in s["reason"], s["reason"]
     assert s["progress"]["total"] == 0
 
+    # The list the viewer page's landing shows: every video with its status.
+    good = V.upload_file(origin, V.make_static(cdn.tmp / "ok.mp4", seconds=4))
+    V.wait_status(origin, good)
+    listed = {v["id"]: v for v in origin.get("/api/videos").json()["videos"]}
+    assert listed[vid]["status"] == "failed" and "ffmpeg" in listed[vid]["reason"]
+    assert listed[good]["status"] == "ready" and listed[good]["duration_ms"] > 3900
+    assert origin.request("DELETE", "/api/videos").status == 405
+
 
 def test_vod_upload_limit_is_413(cdn):
     origin = vod_origin(cdn, **{"vod.max_upload": "1M"})
