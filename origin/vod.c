@@ -1093,7 +1093,7 @@ vod_handle(struct vod *v, struct httpd_req *r)
         else if (n == 2 && m == HTTP1_M_POST && strcmp(comp[1], "position") == 0)
             vod_small_read(v, r, comp[0], vod_position_done);
         else
-            vod_error(r, 404, "not_found", "no such video resource");
+            return false; /* comments, likes, reactions: the social API's */
         return true;
     }
     if (strncmp(path, "/api/vod/jobs/", 14) != 0 && strcmp(path, "/api/vod/jobs") != 0)
