@@ -14,6 +14,7 @@
 #include "media/model.h"
 #include "err.h"
 #include "mem.h"
+#include "proto/hex.h"
 #include "compat.h"
 
 void
@@ -290,18 +291,6 @@ vod_plan_chunks(const int64_t *key_ms, size_t nkeys, int64_t dur_ms, const int64
 
 /* ---- query strings and devices ---- */
 
-static int
-vod_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int
 vod_query_get(const char *q, const char *name, char *out, size_t outsz)
 {
@@ -329,8 +318,8 @@ vod_query_get(const char *q, const char *name, char *out, size_t outsz)
 
                     if (i + 2 >= len)
                         return ERR_PROTO;
-                    hi = vod_hexval(q[i + 1]);
-                    lo = vod_hexval(q[i + 2]);
+                    hi = hex_digit((unsigned char)q[i + 1]);
+                    lo = hex_digit((unsigned char)q[i + 2]);
                     if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                         return ERR_PROTO;
                     c = (char)(hi * 16 + lo);
