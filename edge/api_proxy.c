@@ -11,10 +11,16 @@
  *   GET /events/{stream}, /events/videos/{id}   sse.c
  *   anything else under /api/                   proxied (below)
  *
- * Proxying. The request body is read under api.max_body (413 past it)
- * and counted against api.max_memory for the whole process (503 when the
- * budget is spent), then sent with the request on this worker's own
- * upstream pool (struct api_loop's httpc). The answer's body streams back
+ * Proxying. A body with a Content-Length is streamed: the upstream
+ * request (on this worker's own pool, struct api_loop's httpc) starts as
+ * soon as the head is checked (api.max_body, 413 past it), and each run of
+ * body bytes goes on as it arrives; when httpc holds more than its body
+ * watermark the client read pauses until the upstream takes them, so a
+ * request holds at most API_STREAM_CHARGE bytes however large its body.
+ * That charge is counted against api.max_memory for the whole process
+ * (503 when the budget is spent). A chunked body (no length: httpc sends
+ * bodies with a length) is still read whole under api.max_body, charged
+ * its cap, then sent in one piece. The answer's body streams back
  * as it arrives: when the client's output is above httpd's high
  * watermark the upstream read pauses until it drains, so a response
  * never piles up here. Nothing is cached: the origin marks every /api/
@@ -58,6 +64,10 @@
 #define API_LOOPS_MAX 64
 #define API_FWD_HEADERS_MAX 64 /* request fields forwarded at most */
 #define API_EVENTS_HEADER_SLACK_MS 10000
+/* What a streamed body may hold at once: httpc's body watermark plus the
+ * one run httpd hands over past it. */
+#define API_STREAM_WATERMARK (64u << 10)
+#define API_STREAM_CHARGE (2 * API_STREAM_WATERMARK)
 
 struct api_metrics api_m;
 
@@ -79,8 +89,11 @@ struct api_req {
     struct httpc_req *up;     /* owned: the upstream request; NULL once done */
     char *body;               /* owned */
     size_t len, max, charged; /* charged: bytes counted in api_g.memory */
+    uint64_t want;            /* stream: the declared body length */
     unsigned tries;
     bool too_big, started, paused;
+    bool stream;      /* the body goes through httpc_req_body_write() */
+    bool body_paused; /* the client read waits for httpc's on_writable */
 };
 
 /* ---- helpers ---- */
@@ -195,6 +208,7 @@ api_httpc_conf(const struct edge_conf *c, struct httpc_conf *hc)
     hc->body_timeout_ms = (uint32_t)c->upstream_body_timeout;
     hc->idle_timeout_ms = (uint32_t)c->upstream_idle_timeout;
     hc->max_idle_per_host = (uint32_t)c->upstream_max_idle;
+    hc->body_watermark = API_STREAM_WATERMARK;
 }
 
 static void
@@ -436,10 +450,25 @@ api_up_done(struct httpc_req *u, int err, void *arg)
         api_reply_error(r, 502, "upstream_unavailable", "the origin cannot be reached", 1);
 }
 
+/* httpc took the queued body bytes: read on from the client. */
+static void
+api_up_writable(struct httpc_req *u, void *arg)
+{
+    struct api_req *q;
+
+    (void)u;
+    CAST_OBJ_NOTNULL(q, arg, API_REQ_MAGIC);
+    if (q->body_paused && q->r != NULL) {
+        q->body_paused = false;
+        httpd_req_body_pause(q->r, false);
+    }
+}
+
 static const struct httpc_cbs api_up_cbs = {
     .on_head = api_up_head,
     .on_body = api_up_body,
     .on_done = api_up_done,
+    .on_writable = api_up_writable,
 };
 
 static void
@@ -478,9 +507,55 @@ api_req_send(struct api_req *q)
     hdrs[k++] = "CDN-Loop";
     hdrs[k++] = edge_g.loop_id;
     hdrs[k] = NULL;
-    q->up = httpc_request(q->l->httpc, sa, salen, httpd_req_method_str(r), httpd_req_target(r),
-                          hdrs, q->body, q->len, &api_up_cbs, q);
+    if (q->stream)
+        q->up = httpc_request_stream(q->l->httpc, sa, salen, httpd_req_method_str(r),
+                                     httpd_req_target(r), hdrs, q->want, &api_up_cbs, q);
+    else
+        q->up = httpc_request(q->l->httpc, sa, salen, httpd_req_method_str(r), httpd_req_target(r),
+                              hdrs, q->body, q->len, &api_up_cbs, q);
     AN(q->up);
+}
+
+/* A run of a streamed body: on to the upstream, pausing the client when
+ * httpc holds its watermark. */
+static void
+api_stream_data(struct httpd_req *r, const void *data, size_t len, void *arg)
+{
+    struct api_req *q;
+
+    CAST_OBJ_NOTNULL(q, arg, API_REQ_MAGIC);
+    if (q->up == NULL)
+        return;
+    /* httpd delivers exactly Content-Length bytes: never past want */
+    AZ(httpc_req_body_write(q->up, data, len));
+    if (!q->body_paused && !httpc_req_body_writable(q->up)) {
+        q->body_paused = true;
+        httpd_req_body_pause(r, true);
+    }
+}
+
+static void
+api_stream_end(struct httpd_req *r, int err, void *arg)
+{
+    struct api_req *q;
+    bool started;
+
+    CAST_OBJ_NOTNULL(q, arg, API_REQ_MAGIC);
+    if (err == ERR_CLOSED || err == ERR_TIMEOUT)
+        return; /* on_close follows, frees q and cancels the upstream */
+    if (err == 0 && q->up != NULL && httpc_req_body_end(q->up) == 0)
+        return; /* the answer comes through api_up_done */
+    /* A broken body: the upstream request is cancelled, its connection
+     * closed (it carries part of a body). */
+    started = q->started;
+    httpd_req_on_close(r, NULL, NULL);
+    api_req_free(&q);
+    if (started)
+        httpd_resp_abort(r);
+    else if (err == ERR_LIMIT)
+        api_reply_error(r, 413, "too_large", "the body is over the edge's limit", 0);
+    else
+        api_reply_error(r, 400, "bad_body", "the body could not be read", 0);
 }
 
 static void
@@ -544,6 +619,21 @@ api_proxy(struct api_loop *l, struct httpd_req *r)
     q->magic = API_REQ_MAGIC;
     q->l = l;
     q->r = r;
+    if (te == NULL && want > 0 && m != HTTP1_M_GET && m != HTTP1_M_HEAD) {
+        q->stream = true;
+        q->want = want;
+        q->charged = want < API_STREAM_CHARGE ? (size_t)want : API_STREAM_CHARGE;
+        if (!api_mem_charge(q->charged)) {
+            metric_inc(api_m.busy);
+            FREE_OBJ(q);
+            api_reply_error(r, 503, "busy", "the edge is holding too many request bodies", 1);
+            return;
+        }
+        httpd_req_on_close(r, api_req_on_close, q);
+        httpd_req_read_body(r, api_stream_data, api_stream_end, q);
+        api_req_send(q); /* may answer 502 and free q: nothing after */
+        return;
+    }
     if (te != NULL || want > 0) {
         /* chunked bodies are charged their cap: their size is unknown */
         q->max = te != NULL ? (size_t)l->conf->api_max_body : (size_t)want;
