@@ -162,7 +162,7 @@ static const struct conf_key edge_conf_keys[] = {
      "CDN-Loop entries a request may carry before it is refused with 508."},
     /* ---- interactions (docs/social.md) ---- */
     {"api.upstream", CONF_STRING, offsetof(struct edge_conf, api_upstream), "", 0, 0, NULL,
-     false, "Origins (host:port,...) for /api/ and the event stream; empty = upstream."},
+     false, "Origin group (host:port,... names or IPs) for /api/ and events; empty = upstream."},
     {"api.max_body", CONF_SIZE, offsetof(struct edge_conf, api_max_body), "64K", 1024, CONF_GIB,
      NULL, true,
      "Largest /api/ request body; past it: 413. Streamed when it has a Content-Length."},

@@ -12,6 +12,7 @@ memory stays bounded.
 import concurrent.futures
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
@@ -220,6 +221,53 @@ def test_slow_body_is_forwarded_as_it_arrives(cdn):
     wait_for(lambda: second["aborted"], timeout=10, what="the origin connection closed")
     assert not second["done"]
     wait_for(lambda: edge.metric("edge.api.memory") == 0, timeout=5, what="memory released")
+
+
+def test_api_upstream_by_name_through_the_origin_group(cdn, tmp_path, request):
+    from shield_lib import DNSMASQ, Dnsmasq, free_port_on
+
+    if not os.path.exists(DNSMASQ):
+        import pytest
+
+        pytest.skip("needs dnsmasq-base")
+    dns = Dnsmasq(tmp_path, {"origin-api.test": ["127.0.0.1"], "dead-api.test": ["127.0.0.1"]})
+    request.addfinalizer(dns.close)
+    origin = cdn.origin(conf=origin_conf())
+    oport = origin.hostport.rsplit(":", 1)[1]
+    dead = free_port_on("127.0.0.1")
+    # the cache's upstream is a dead literal: /api/ can only work by name
+    edge = cdn.edge(
+        upstream=f"127.0.0.1:{cdnlib.free_port()}",
+        conf=edge_conf(
+            **{
+                "api.upstream": f"dead-api.test:{dead},origin-api.test:{oport}",
+                "dns.servers": dns.servers,
+                "upstream.health_interval": "60s",
+                "workers": 1,
+            }
+        ),
+    )
+    api = Api(edge)
+    # the first member of the group refuses connections: an idempotent GET
+    # goes on to the next, resolved through dnsmasq
+    wait_for(lambda: api.call("GET", "/api/streams/s/comments").status == 200, timeout=10,
+             what="a GET through origin-api.test")
+    assert edge.metric("edge.upstream.member_failures", upstream=f"dead-api.test:{dead}") >= 1
+    # a POST is not sent again elsewhere: it either failed on the dead member
+    # (502) or the dead member is down by now and it went to the origin
+    statuses = set()
+    for _ in range(4):
+        r = api.call("POST", "/api/sessions", {"name": "n"})
+        assert r.status in (201, 502), r.status
+        if r.status == 502:
+            assert error_code(r) == "upstream_unavailable"
+        statuses.add(r.status)
+    # the dead member was still up for the first POST (under 3 failures):
+    # that one is 502, never resent; once it is down, POSTs reach the origin
+    assert statuses == {201, 502}, statuses
+    tok = api.session("ann")
+    api.ok("POST", "/api/streams/s/comments", {"text": "by name"}, tok, want=201)
+    assert origin.metric("origin.social.comments") >= 1
 
 
 def test_origin_down_is_502_json(cdn):
