@@ -19,6 +19,7 @@
 #include "err.h"
 #include "log.h"
 #include "mem.h"
+#include "proto/hex.h"
 #include "compat.h"
 
 #define ACCESS_LOG_BUF (64u * 1024)
@@ -251,18 +252,6 @@ access_log_write(struct access_log *al, const struct access_log_entry *e)
     }
 }
 
-static int
-access_log_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * SPEC: CTA-5004 3.3 -- keys separated by ',', a string value in double
  * quotes; finds sid in p[0..len).
@@ -315,8 +304,8 @@ access_log_cmcd_sid(const char *query, const char *session_hdr, char *out, size_
     for (p = query; p != NULL && *p != '\0';) {
         if (strncmp(p, "CMCD=", 5) == 0) {
             for (v = p + 5; *v != '\0' && *v != '&' && n < sizeof(dec); v++) {
-                if (*v == '%' && (hi = access_log_hex(v[1])) >= 0 &&
-                    (lo = access_log_hex(v[2])) >= 0) {
+                if (*v == '%' && (hi = hex_digit((unsigned char)v[1])) >= 0 &&
+                    (lo = hex_digit((unsigned char)v[2])) >= 0) {
                     dec[n++] = (char)(hi << 4 | lo);
                     v += 2;
                 } else {

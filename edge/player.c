@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mem.h"
 #include "proto/cache_policy.h"
+#include "proto/hex.h"
 #include "compat.h"
 
 #define PLAYER_PATH "/player"
@@ -67,18 +68,6 @@ static const struct player_type player_types[] = {
 };
 
 /* ---- the pure part ---- */
-
-static int
-edge_player_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* RFC 3986 unreserved characters: nothing that means something to a file system. */
 static bool
@@ -132,8 +121,8 @@ edge_player_map(const char *path, char *out, size_t cap, enum edge_player_root *
         int hi, lo;
 
         if (c == '%') {
-            hi = edge_player_hex(p[1]);
-            lo = hi < 0 ? -1 : edge_player_hex(p[2]);
+            hi = hex_digit((unsigned char)p[1]);
+            lo = hi < 0 ? -1 : hex_digit((unsigned char)p[2]);
             if (hi < 0 || lo < 0)
                 return ERR_PROTO;
             c = (unsigned char)(hi * 16 + lo);

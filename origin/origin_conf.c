@@ -110,6 +110,33 @@ static const struct conf_key origin_conf_keys[] = {
      false, "Threads that run interactions requests against the metadata store."},
     {"social.queue_max", CONF_INT, offsetof(struct origin_conf, social_queue_max), "1024", 16,
      65536, NULL, false, "Interactions requests waiting for a store thread; past it: 503."},
+    /* VOD: uploads, map-reduce transcoding (docs/vod.md) */
+    {"vod.max_upload", CONF_SIZE, offsetof(struct origin_conf, vod_max_upload), "8G", 1024, 0,
+     NULL, false, "Largest video upload (POST /api/videos); past it: 413."},
+    {"vod.workers", CONF_INT, offsetof(struct origin_conf, vod_workers), "2", 0, 32, NULL, false,
+     "Local transcode worker processes; 0 leaves the jobs to remote workers."},
+    {"vod.segment_duration", CONF_DURATION, offsetof(struct origin_conf, vod_segment_duration),
+     "2s", 500, 60 * CONF_SEC, NULL, false, "Target duration of VOD segments."},
+    {"vod.chunk_duration", CONF_DURATION, offsetof(struct origin_conf, vod_chunk_duration), "20s",
+     500, CONF_HOUR, NULL, false, "Length of a uniform transcode chunk (whole segments)."},
+    {"vod.chunk_min", CONF_DURATION, offsetof(struct origin_conf, vod_chunk_min), "4s", 500,
+     CONF_HOUR, NULL, false, "Shortest chunk when an engaging video is cut at scene changes."},
+    {"vod.chunk_max", CONF_DURATION, offsetof(struct origin_conf, vod_chunk_max), "40s", 500,
+     CONF_HOUR, NULL, false, "Longest chunk when an engaging video is cut at scene changes."},
+    {"vod.scene_threshold", CONF_INT, offsetof(struct origin_conf, vod_scene_threshold), "300", 1,
+     1000, NULL, false, "Scene score (thousandths) at which a frame starts a new scene."},
+    {"vod.engaging_cuts", CONF_INT, offsetof(struct origin_conf, vod_engaging_cuts), "6", 0, 6000,
+     NULL, false, "Scene cuts per minute at which a video counts as engaging."},
+    {"vod.engaging_motion", CONF_INT, offsetof(struct origin_conf, vod_engaging_motion), "60", 1,
+     1000, NULL, false, "Mean frame change (thousandths) at which a video counts as engaging."},
+    {"vod.lease", CONF_DURATION, offsetof(struct origin_conf, vod_lease), "30s", 1000, CONF_HOUR,
+     NULL, false, "A worker holds a job this long unless it renews; then the job is re-queued."},
+    {"vod.max_attempts", CONF_INT, offsetof(struct origin_conf, vod_max_attempts), "4", 1, 100,
+     NULL, false, "Attempts at one job before the video fails."},
+    {"vod.retry_backoff", CONF_DURATION, offsetof(struct origin_conf, vod_retry_backoff), "1s", 0,
+     CONF_HOUR, NULL, false, "Wait before retry n of a job: this times 2^(n-1), at most 16x."},
+    {"vod.worker_key", CONF_STRING, offsetof(struct origin_conf, vod_worker_key), "", 0, 0, NULL,
+     false, "Secret workers send (env CASCADE_WORKER_KEY); empty: the job API is open."},
 };
 /* clang-format on */
 
@@ -159,7 +186,9 @@ static const struct cli_opt origin_cli_opts[] = {
 };
 
 const struct cli_spec origin_cli_spec = {
-    .summary = "Cascade origin: RTMP ingest, ladder, CMAF packaging, manifests and the REST API.",
+    .summary = "Cascade origin: RTMP ingest, ladder, CMAF packaging, manifests, VOD and the REST "
+               "API.\nA VOD transcode worker: cascade-origin worker --origin http://HOST:PORT "
+               "[--name N] [--dir D]",
     .table = &origin_conf_table,
     .opts = origin_cli_opts,
     .nopts = ARRAY_SIZE(origin_cli_opts),

@@ -37,7 +37,7 @@ struct origin_conf {
     uint64_t ladder_restore;     /* ms */
     uint64_t rtmp_timeout;       /* ms: an RTMP connection silent this long is closed */
     int64_t rtmp_max_connections;
-    uint64_t rtmp_read_batch; /* ms: publishers are read this often; 0 = as data arrives */
+    uint64_t rtmp_read_batch;    /* ms: publishers are read this often; 0 = as data arrives */
     uint64_t segment_duration;   /* ms: target duration of a live segment */
     uint64_t dvr_window;         /* ms: timeShiftBufferDepth; 0 keeps everything */
     uint64_t presentation_delay; /* ms: suggestedPresentationDelay */
@@ -62,6 +62,20 @@ struct origin_conf {
     uint64_t social_reaction_bucket; /* ms */
     int64_t social_threads;
     int64_t social_queue_max;
+    /* VOD (origin/vod.h, docs/vod.md) */
+    uint64_t vod_max_upload;       /* bytes */
+    int64_t vod_workers;           /* local worker processes */
+    uint64_t vod_segment_duration; /* ms */
+    uint64_t vod_chunk_duration;   /* ms */
+    uint64_t vod_chunk_min;        /* ms */
+    uint64_t vod_chunk_max;        /* ms */
+    int64_t vod_scene_threshold;   /* thousandths */
+    int64_t vod_engaging_cuts;     /* cuts per minute */
+    int64_t vod_engaging_motion;   /* thousandths */
+    uint64_t vod_lease;            /* ms */
+    int64_t vod_max_attempts;
+    uint64_t vod_retry_backoff; /* ms */
+    char *vod_worker_key;       /* owned */
 };
 
 extern const struct conf_table origin_conf_table;

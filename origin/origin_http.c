@@ -104,9 +104,13 @@ origin_http_classify(const char *path, char *rel, size_t relsz, const char **cty
     int w;
 
     *ctype = NULL;
-    if (strncmp(path, "/live/", 6) != 0)
+    /* VOD files share the live layout: /vod/{video}/... (docs/vod.md). */
+    if (strncmp(path, "/live/", 6) == 0)
+        p = path + 6;
+    else if (strncmp(path, "/vod/", 5) == 0)
+        p = path + 5;
+    else
         return ORIGIN_HTTP_NONE;
-    p = path + 6;
     for (;;) {
         if (n == 3)
             return ORIGIN_HTTP_NONE;

@@ -38,6 +38,7 @@
 #include "rtmp_ingest.h"
 #include "social_api.h"
 #include "streams.h"
+#include "vod.h"
 #include "compat.h"
 
 #define ORIGIN_PATH_MAX 4096
@@ -52,6 +53,7 @@ static struct {
     struct rtmp_ingest *rtmp;     /* owned; ingest thread */
     struct meta *meta;            /* owned: comments, likes, reactions, sessions */
     struct origin_social *social; /* owned: the interactions API and its store threads */
+    struct vod *vod;              /* owned: uploads, transcode jobs, seek/frames */
     pthread_t thread;
     bool running;
     struct ladder ladder; /* the transcode ladder, when ladder is not none */
@@ -98,10 +100,12 @@ origin_main_handle(struct httpd_req *r, void *arg)
 {
     const char *path = httpd_req_path(r);
 
-    if (strncmp(path, "/live/", 6) == 0) {
+    if (strncmp(path, "/live/", 6) == 0 || strncmp(path, "/vod/", 5) == 0) {
         origin_http_serve(r, origin.data_dir);
         return;
     }
+    if (origin.vod != NULL && vod_handle(origin.vod, r))
+        return;
     /* Before the streams routes: /api/streams/{id}/comments is an interaction. */
     if (origin.social != NULL && origin_api_social_handle(r, origin.social, node_worker_base(arg)))
         return;
@@ -134,6 +138,8 @@ origin_main_ingest(void *arg)
 static void
 origin_main_cleanup(void)
 {
+    httpd_set_body_cap(NULL);
+    vod_free(&origin.vod);
     origin_social_free(&origin.social);
     meta_close(&origin.meta);
     rtmp_ingest_free(&origin.rtmp);
@@ -181,6 +187,43 @@ origin_main_social_start(const struct origin_conf *c)
     return origin_social_new(&sc, &origin.social);
 }
 
+/* VOD: the manager thread and the local workers, which call back over HTTP. */
+static int
+origin_main_vod_start(const struct origin_conf *c)
+{
+    struct vod_conf vc;
+    char url[300];
+    const char *colon = strrchr(c->http_listen, ':');
+    const char *host = c->http_listen;
+    size_t hl = colon != NULL ? (size_t)(colon - host) : 0;
+
+    if (colon == NULL)
+        return ERR_CONF;
+    if ((hl == 7 && strncmp(host, "0.0.0.0", 7) == 0) || (hl == 4 && strncmp(host, "[::]", 4) == 0))
+        (void)snprintf(url, sizeof(url), "http://127.0.0.1%s", colon);
+    else
+        (void)snprintf(url, sizeof(url), "http://%s", c->http_listen);
+    memset(&vc, 0, sizeof(vc));
+    vc.data_dir = c->data_dir;
+    vc.http_url = url;
+    vc.ladder = c->ladder;
+    vc.max_upload = c->vod_max_upload;
+    vc.workers = (uint32_t)c->vod_workers;
+    vc.seg_ms = (uint32_t)c->vod_segment_duration;
+    vc.chunk_ms = (uint32_t)c->vod_chunk_duration;
+    vc.chunk_min_ms = (uint32_t)c->vod_chunk_min;
+    vc.chunk_max_ms = (uint32_t)c->vod_chunk_max;
+    vc.scene_milli = (uint32_t)c->vod_scene_threshold;
+    vc.engaging_cuts = (uint32_t)c->vod_engaging_cuts;
+    vc.engaging_motion = (uint32_t)c->vod_engaging_motion;
+    vc.lease_ms = c->vod_lease;
+    vc.max_attempts = (uint32_t)c->vod_max_attempts;
+    vc.backoff_ms = c->vod_retry_backoff;
+    vc.worker_key = c->vod_worker_key;
+    httpd_set_body_cap(vod_body_cap);
+    return vod_new(&vc, &origin.vod);
+}
+
 static int
 origin_main_start(struct node *n, const void *conf)
 {
@@ -206,6 +249,9 @@ origin_main_start(struct node *n, const void *conf)
     if (err != 0)
         goto fail;
     err = origin_main_social_start(c);
+    if (err != 0)
+        goto fail;
+    err = origin_main_vod_start(c);
     if (err != 0)
         goto fail;
     origin.ingest = event_base_new();
@@ -292,5 +338,7 @@ static const struct node_app_spec origin_main_spec = {
 int
 main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "worker") == 0)
+        return vod_worker_main(argc - 1, argv + 1);
     return node_app_main(&origin_main_spec, argc, argv);
 }

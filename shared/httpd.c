@@ -95,6 +95,15 @@ static struct {
     struct metric *errors[HTTPD_ERR__N];
 } httpd_m;
 
+/* Process-wide per-request body cap (httpd_set_body_cap); NULL: conf.max_body. */
+static httpd_body_cap_fn *httpd_body_cap;
+
+void
+httpd_set_body_cap(httpd_body_cap_fn *fn)
+{
+    httpd_body_cap = fn;
+}
+
 static pthread_once_t httpd_m_once = PTHREAD_ONCE_INIT;
 static _Atomic uint64_t httpd_next_conn_id = 1;
 
@@ -816,8 +825,11 @@ httpd_req_setup(struct httpd_conn *c, long head_len)
     c->nreqs++;
     metric_inc(httpd_m.requests);
 
+    r->max_body = h->conf.max_body;
+    if (httpd_body_cap != NULL)
+        r->max_body = httpd_body_cap(r, h->conf.max_body);
     mode = http1_body_mode(m, r->method);
-    http1_body_init(&r->body, mode, m->content_length, h->conf.max_body);
+    http1_body_init(&r->body, mode, m->content_length, r->max_body);
     r->body_done = mode == HTTP1_BODY_NONE || (mode == HTTP1_BODY_LENGTH && m->content_length == 0);
     r->expect_100 = m->expect_continue && m->version_minor >= 1 && !r->body_done;
 }
@@ -880,8 +892,8 @@ httpd_conn_head_step(struct httpd_conn *c)
     httpd_req_setup(c, rc);
     event_del(&c->timer); /* the head made its deadline */
     if (r->body.error == HTTP1_E_BODY_TOO_LARGE ||
-        (h->conf.max_body != 0 && r->msg.content_length > 0 &&
-         (uint64_t)r->msg.content_length > h->conf.max_body)) {
+        (r->max_body != 0 && r->msg.content_length > 0 &&
+         (uint64_t)r->msg.content_length > r->max_body)) {
         httpd_count_http1(HTTP1_E_BODY_TOO_LARGE);
         httpd_conn_reply_error(c, 413, http1_error_code(HTTP1_E_BODY_TOO_LARGE),
                                "the request body is larger than allowed", true);

@@ -136,6 +136,16 @@ typedef void httpd_body_data_cb(struct httpd_req *r, const void *data, size_t le
 typedef void httpd_body_end_cb(struct httpd_req *r, int err, void *arg);
 void httpd_req_read_body(struct httpd_req *r, httpd_body_data_cb *on_data,
                          httpd_body_end_cb *on_end, void *arg);
+/*
+ * Per-request body cap, for the few routes that take large uploads (VOD):
+ * when set, fn runs once each request head is parsed (path and fields are
+ * readable), before the 413 check, and returns the cap for that request
+ * (0 = unlimited) in place of conf_max (the httpd's max_body). Process-wide:
+ * set it once before any httpd serves; NULL restores the default.
+ */
+typedef uint64_t httpd_body_cap_fn(const struct httpd_req *r, uint64_t conf_max);
+void httpd_set_body_cap(httpd_body_cap_fn *fn);
+
 /* Pause or resume reading the request body (backpressure toward the client). */
 void httpd_req_body_pause(struct httpd_req *r, bool pause);
 

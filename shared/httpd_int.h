@@ -106,6 +106,7 @@ struct httpd_req {
 
     /* the request body */
     struct http1_body body;
+    uint64_t max_body;  /* this request's cap: conf.max_body or the body-cap hook's */
     uint8_t body_state; /* enum httpd_body_state */
     bool body_done;     /* framing says the body is complete */
     bool body_paused;

@@ -19,6 +19,7 @@
 
 #include "../err.h"
 #include "cache_key.h"
+#include "hex.h"
 #include "../compat.h"
 
 /* An output buffer: out[0..len) written, never past cap. */
@@ -42,18 +43,6 @@ cache_key_put(struct cache_key_buf *b, char c)
         return false;
     b->p[b->len++] = c;
     return true;
-}
-
-static inline int
-cache_key_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* SPEC: RFC 3986 2.3 -- ALPHA / DIGIT / "-" / "." / "_" / "~" */
@@ -91,8 +80,8 @@ cache_key_copy_char(struct cache_key_buf *b, const char *s, size_t n, size_t *i)
     }
     if (*i + 2 >= n)
         return ERR_PROTO;
-    hi = cache_key_hex((unsigned char)s[*i + 1]);
-    lo = cache_key_hex((unsigned char)s[*i + 2]);
+    hi = hex_digit((unsigned char)s[*i + 1]);
+    lo = hex_digit((unsigned char)s[*i + 2]);
     if (hi < 0 || lo < 0)
         return ERR_PROTO;
     *i += 3;
@@ -522,8 +511,8 @@ cache_key_check(const char *key, size_t len)
         if (key[i] != '%')
             continue;
         assert(i + 2 < len);
-        hi = cache_key_hex((unsigned char)key[i + 1]);
-        lo = cache_key_hex((unsigned char)key[i + 2]);
+        hi = hex_digit((unsigned char)key[i + 1]);
+        lo = hex_digit((unsigned char)key[i + 2]);
         assert(hi >= 0 && lo >= 0);
         assert(!(key[i + 1] >= 'a' && key[i + 1] <= 'f'));
         assert(!(key[i + 2] >= 'a' && key[i + 2] <= 'f'));

@@ -123,6 +123,20 @@ def test_demo_prints_urls_that_play_through_shield_and_edge_and_stop_stops_it(de
     m = cdnlib.http_get(shield.group(1) + "/metrics").text
     assert cdnlib.metric_value(m, "edge.cache.misses") >= 1
 
+    # The demo video: uploaded, transcoded, ready, listed, and playing through the edge.
+    video = re.search(r"video\s+player:\s+http://\S+/player/\?video=(\w+)", out)
+    vdash = re.search(r"(http://\S+/vod/\w+/manifest\.mpd)", out)
+    assert video and vdash, out
+    base = player.group(1).split("/player/")[0]
+    listed = cdnlib.http_get(base + "/api/videos").json()["videos"]
+    assert {"id": video.group(1), "status": "ready"}.items() <= next(
+        v for v in listed if v["id"] == video.group(1)).items()
+    vmpd = cdnlib.http_get(vdash.group(1))
+    assert vmpd.status == 200 and b'type="static"' in vmpd.body
+    assert vmpd.body.count(b"<Representation") >= 3  # a ladder and audio
+    res = ffmpeg.decode(vdash.group(1), 30)
+    assert res.ok, res.stderr
+
     # stop stops exactly what demo started.
     s = subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=60)
     assert s.returncode == 0, s.stdout + s.stderr

@@ -258,3 +258,32 @@ def test_disclaimer_burned_into_encoded_renditions(cdn, ffmpeg):
     assert bottom < top + 5, (bottom, top)
     assert origin.metric("origin.ladder.worker_crashes") == 0
     pub.kill()
+
+
+def test_limits_bound_the_workers_and_renice_them(cdn, ffmpeg):
+    # ladder.max_workers=1: the second stream stays passthrough-only, with a
+    # logged reason and a count; the one worker runs at ladder.nice with
+    # ladder.threads encoder threads.
+    origin = ladder_origin(cdn, **{"ladder.max_workers": "1", "ladder.nice": "7",
+                                   "ladder.threads": "1"})  # fmt: skip
+    a = origin.create_stream("first")
+    b = origin.create_stream("second")
+    pub_a = ffmpeg.publish(origin.publish_url(a), seconds=16)
+    wait_rungs(origin, "first", ["v0", "v0-360p", "v0-240p"], segments=1)
+    pub_b = ffmpeg.publish(origin.publish_url(b), seconds=10)
+    wait_for(lambda: len(origin.segments("second", "v0")) >= 2, timeout=30,
+             what="the second stream's passthrough segments")  # fmt: skip
+
+    assert video_reps(mpd(origin, "second")).keys() == {"v0"}
+    assert origin.metric("origin.ladder.refused") == 1
+    assert re.search(r"ev=refused stream=second reason=max_workers", origin.log())
+    pids = worker_pids(origin)
+    assert len(pids) == 1, pids
+    with open(f"/proc/{pids[0]}/stat") as f:
+        nice = int(f.read().rsplit(")", 1)[1].split()[16])  # field 19: nice
+    with open(f"/proc/{pids[0]}/cmdline") as f:
+        argv = f.read().split("\0")
+    assert nice == 7
+    assert "-threads" in argv and argv[argv.index("-threads") + 1] == "1"
+    pub_a.kill()
+    pub_b.kill()

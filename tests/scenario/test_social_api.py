@@ -21,6 +21,7 @@ import threading
 import pytest
 
 import cdn as cdnlib
+import social_lib
 
 SECRET = "scenario-token-secret-0123456789"
 MOD_KEY = "scenario-moderator-key-0123"
@@ -90,29 +91,8 @@ def social_conf(backend, **more):
     return conf
 
 
-class Api:
-    """JSON over the origin's /api/, one connection per request."""
-
-    def __init__(self, node):
-        self.node = node
-
-    def call(self, method, path, body=None, token=None, headers=None, raw=None):
-        hdrs = {"Connection": "close"}
-        if token is not None:
-            hdrs["Authorization"] = f"Bearer {token}"
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-        if data is not None:
-            hdrs["Content-Type"] = "application/json"
-        hdrs.update(headers or {})
-        with cdnlib.RawConn(self.node.addr, timeout=30) as c:
-            return c.request(method, path, hdrs, data)
-
-    def ok(self, method, path, body=None, token=None, want=200):
-        r = self.call(method, path, body, token)
-        assert r.status == want, f"{method} {path}: {r.status} {r.text}"
-        return r.json()
+class Api(social_lib.Api):
+    """social_lib.Api, with the origin's sessions (moderator keys, whole answers)."""
 
     def session(self, name="viewer", **keys):
         body = {"name": name}

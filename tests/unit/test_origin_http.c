@@ -41,6 +41,13 @@ test_classify_published_files(void **state)
     assert_int_equal(ORIGIN_HTTP_MEDIA, origin_http_classify("/live/a/v0/18446744073709551615.m4s",
                                                              rel, sizeof(rel), &ct));
     assert_string_equal("live/a/v0/18446744073709551615.m4s", rel);
+    /* VOD files share the live layout (docs/vod.md). */
+    assert_int_equal(ORIGIN_HTTP_MANIFEST,
+                     origin_http_classify("/vod/0a1b/manifest.mpd", rel, sizeof(rel), &ct));
+    assert_string_equal("vod/0a1b/manifest.mpd", rel);
+    assert_int_equal(ORIGIN_HTTP_MEDIA,
+                     origin_http_classify("/vod/0a1b/240p/180000.m4s", rel, sizeof(rel), &ct));
+    assert_string_equal("vod/0a1b/240p/180000.m4s", rel);
     UNIT_END(live);
 }
 
@@ -67,7 +74,9 @@ test_classify_refuses_everything_else(void **state)
         "/live/a/stream.meta",
         "/live/a/v0/init.mp4x",
         "/live/a/b/c/manifest.mpd",
-        "/vod/a/manifest.mpd",
+        "/vod/a/work/source",
+        "/vod/../meta/data.mdb",
+        "/vodx/a/manifest.mpd",
         "/LIVE/a/manifest.mpd",
         "/live/a b/manifest.mpd",
         "/live/a\\b/manifest.mpd",
