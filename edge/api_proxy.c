@@ -11,16 +11,28 @@
  *   GET /events/{stream}, /events/videos/{id}   sse.c
  *   anything else under /api/                   proxied (below)
  *
- * Proxying. The request body is read under api.max_body (413 past it)
- * and counted against api.max_memory for the whole process (503 when the
- * budget is spent), then sent with the request on this worker's own
- * upstream pool (struct api_loop's httpc). The answer's body streams back
+ * Proxying. A body with a Content-Length is streamed: the upstream
+ * request (on this worker's own pool, struct api_loop's httpc) starts as
+ * soon as the head is checked (api.max_body, 413 past it), and each run of
+ * body bytes goes on as it arrives; when httpc holds more than its body
+ * watermark the client read pauses until the upstream takes them, so a
+ * request holds at most API_STREAM_CHARGE bytes however large its body.
+ * That charge is counted against api.max_memory for the whole process
+ * (503 when the budget is spent). A chunked body (no length: httpc sends
+ * bodies with a length) is still read whole under api.max_body, charged
+ * its cap, then sent in one piece. The answer's body streams back
  * as it arrives: when the client's output is above httpd's high
  * watermark the upstream read pauses until it drains, so a response
  * never piles up here. Nothing is cached: the origin marks every /api/
  * answer no-store, and this path has no cache at all. An upstream that
  * cannot be reached is 502 {"error":{"code":"upstream_unavailable"}};
  * one that does not answer in time, 504 upstream_timeout.
+ *
+ * Origins. The upstream comes from an upstream set (upstream.h): the
+ * loop's own for api.upstream, in origin-group order with health and
+ * names, or the worker's set when api.upstream is empty. A request whose
+ * connection failed before any answer byte goes to the next member only
+ * when it is idempotent (and, streamed, only before a body byte went).
  *
  * Ownership: struct api_req is owned by its client request; freed when
  * the answer ended, or from on_close (which cancels the upstream request).
@@ -53,11 +65,16 @@
 #include "reactions.h"
 #include "social_int.h"
 #include "sse.h"
+#include "upstream.h"
 #include "compat.h"
 
 #define API_LOOPS_MAX 64
 #define API_FWD_HEADERS_MAX 64 /* request fields forwarded at most */
 #define API_EVENTS_HEADER_SLACK_MS 10000
+/* What a streamed body may hold at once: httpc's body watermark plus the
+ * one run httpd hands over past it. */
+#define API_STREAM_WATERMARK (64u << 10)
+#define API_STREAM_CHARGE (2 * API_STREAM_WATERMARK)
 
 struct api_metrics api_m;
 
@@ -79,8 +96,12 @@ struct api_req {
     struct httpc_req *up;     /* owned: the upstream request; NULL once done */
     char *body;               /* owned */
     size_t len, max, charged; /* charged: bytes counted in api_g.memory */
+    uint64_t want;            /* stream: the declared body length */
+    struct upstream_ticket t; /* the member in use (t.member >= 0 while held) */
     unsigned tries;
     bool too_big, started, paused;
+    bool stream;      /* the body goes through httpc_req_body_write() */
+    bool body_paused; /* the client read waits for httpc's on_writable */
 };
 
 /* ---- helpers ---- */
@@ -103,17 +124,47 @@ api_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct upstream_set *
+api_upset(const struct api_loop *l)
+{
+    struct edge_worker *w;
+
+    CHECK_OBJ_NOTNULL(l, API_LOOP_MAGIC);
+    if (l->upset != NULL)
+        return l->upset;
+    CAST_OBJ_NOTNULL(w, node_worker_data(l->nw), EDGE_WORKER_MAGIC);
+    AN(w->upset);
+    return w->upset;
+}
+
 bool
 api_upstream_get(const struct api_loop *l, unsigned i, const struct sockaddr **sa, socklen_t *len)
 {
-    const struct api_upstream *u;
+    struct upstream_set *s = api_upset(l);
+    struct upstream_ticket t;
+    unsigned n, k;
+    bool found = false;
 
-    CHECK_OBJ_NOTNULL(l, API_LOOP_MAGIC);
-    if (l->nups == 0)
+    n = upstream_count(s);
+    if (n == 0)
         return false;
-    u = &l->ups[(l->up_next + i) % l->nups];
-    *sa = (const struct sockaddr *)(const void *)&u->ss;
-    *len = u->len;
+    /* Walk the set's order to the wanted member; each pick is handed
+     * back at once (sse.c and reactions.c report failures by moving
+     * up_next on, not through passive health). */
+    memset(&t, 0, sizeof(t));
+    k = (l->up_next + i) % n;
+    do {
+        if (upstream_next(s, "/api", 4, &t) != 0)
+            break;
+        memcpy(&l->pick->ss, &t.ss, t.len);
+        l->pick->len = t.len;
+        found = true;
+        upstream_done(s, &t, UPSTREAM_NEUTRAL);
+    } while (k-- > 0);
+    if (!found)
+        return false;
+    *sa = (const struct sockaddr *)(const void *)&l->pick->ss;
+    *len = l->pick->len;
     return true;
 }
 
@@ -136,51 +187,46 @@ api_reply_error(struct httpd_req *r, int status, const char *code, const char *m
     httpd_resp_send(r, status, "application/json", body, (size_t)n);
 }
 
-/* "a:1,b:2" (IP literals) into l->ups. */
+/* Origin-group order for api.upstream, with the edge's health settings. */
 static void
-api_loop_upstreams(struct api_loop *l, const char *list)
+api_upstream_conf(const struct edge_conf *c, struct upstream_conf *uc)
 {
-    char item[CONF_HOST_MAX + 16], host[CONF_HOST_MAX + 1];
-    struct sockaddr_in *sin;
-    struct sockaddr_in6 *sin6;
-    struct api_upstream *u;
-    const char *p = list, *comma;
-    uint16_t port;
-    size_t n;
+    upstream_conf_defaults(uc);
+    uc->hash = false;
+    uc->health_interval_ms = (uint32_t)c->upstream_health_interval;
+    uc->health_timeout_ms = (uint32_t)c->upstream_health_timeout;
+    uc->health_path = c->upstream_health_path;
+    uc->rise = (uint32_t)c->upstream_health_rise;
+    uc->fall = (uint32_t)c->upstream_health_fall;
+    uc->max_fails = (uint32_t)c->upstream_max_fails;
+    uc->fail_window_ms = (uint32_t)c->upstream_fail_window;
+}
 
-    l->nups = 0;
-    while (*p != '\0' && l->nups < API_UPSTREAMS_MAX) {
-        comma = strchr(p, ',');
-        n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        u = &l->ups[l->nups];
-        memset(u, 0, sizeof(*u));
-        if (n < sizeof(item)) {
-            memcpy(item, p, n);
-            item[n] = '\0';
-            sin = (struct sockaddr_in *)(void *)&u->ss;
-            sin6 = (struct sockaddr_in6 *)(void *)&u->ss;
-            if (conf_split_addr(item, host, sizeof(host), &port) != 0) {
-                u->len = 0;
-            } else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-                sin->sin_family = AF_INET;
-                sin->sin_port = htons(port);
-                u->len = sizeof(*sin);
-            } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-                sin6->sin6_family = AF_INET6;
-                sin6->sin6_port = htons(port);
-                u->len = sizeof(*sin6);
-            }
-            if (u->len != 0)
-                l->nups++;
-            else if (l->id == 0)
-                LOG(LOG_WARN, "api", "upstream_skipped", "conn=0 upstream=%s why=not_an_ip", item);
-        }
-        p += n;
-        if (*p == ',')
-            p++;
+/* (Re)builds l->upset for api.upstream; empty: the worker's set is used. A
+ * list the set cannot use keeps the old set (logged by upstream.c). */
+static void
+api_loop_upstreams(struct api_loop *l, const struct edge_conf *c)
+{
+    struct upstream_set *s = NULL;
+    struct upstream_conf uc;
+
+    if (c->api_upstream[0] == '\0') {
+        upstream_set_free(&l->upset);
+        l->upset_list[0] = '\0';
+        return;
     }
-    if (l->up_next >= l->nups)
-        l->up_next = 0;
+    if (l->upset != NULL && strcmp(l->upset_list, c->api_upstream) == 0)
+        return;
+    api_upstream_conf(c, &uc);
+    if (upstream_set_new(l->base, l->dns, &uc, c->api_upstream, l->id, &s) != 0) {
+        LOG(LOG_ERR, "api", "upstreams_unusable", "conn=0 upstream=%s", c->api_upstream);
+        return;
+    }
+    if (l->upset != NULL)
+        upstream_set_inherit(s, l->upset);
+    upstream_set_free(&l->upset);
+    l->upset = s;
+    (void)snprintf(l->upset_list, sizeof(l->upset_list), "%s", c->api_upstream);
 }
 
 static void
@@ -195,13 +241,17 @@ api_httpc_conf(const struct edge_conf *c, struct httpc_conf *hc)
     hc->body_timeout_ms = (uint32_t)c->upstream_body_timeout;
     hc->idle_timeout_ms = (uint32_t)c->upstream_idle_timeout;
     hc->max_idle_per_host = (uint32_t)c->upstream_max_idle;
+    hc->body_watermark = API_STREAM_WATERMARK;
 }
 
 static void
 api_loop_apply(struct api_loop *l, const struct edge_conf *c)
 {
     l->conf = c;
-    api_loop_upstreams(l, c->api_upstream[0] != '\0' ? c->api_upstream : c->upstream);
+    api_loop_upstreams(l, c);
+    l->nups = upstream_count(api_upset(l));
+    if (l->up_next >= l->nups)
+        l->up_next = 0;
 }
 
 /* ---- rate limits ---- */
@@ -308,6 +358,8 @@ api_req_free(struct api_req **pq)
     CHECK_OBJ_NOTNULL(q, API_REQ_MAGIC);
     if (q->up != NULL)
         httpc_req_cancel(&q->up);
+    if (q->t.gen != 0 && q->t.member >= 0) /* still held: a cancel */
+        upstream_done(api_upset(q->l), &q->t, UPSTREAM_NEUTRAL);
     api_mem_release(q->charged);
     xfree(q->body);
     FREE_OBJ(q);
@@ -401,6 +453,30 @@ api_up_body(struct httpc_req *u, const void *data, size_t len, void *arg)
     }
 }
 
+/* SPEC: RFC 9110 9.2.2 -- only idempotent requests go to the next origin
+ * (a connect failure sent nothing, but the rule is kept simple and safe). */
+static bool
+api_idempotent(enum http1_method m)
+{
+    return m == HTTP1_M_GET || m == HTTP1_M_HEAD || m == HTTP1_M_PUT || m == HTTP1_M_DELETE ||
+           m == HTTP1_M_OPTIONS;
+}
+
+/* How the request on the member ended, for its health (upstream.h). */
+static enum upstream_result
+api_up_result(struct httpc_req *u, int err, bool started)
+{
+    if (err == 0)
+        return httpc_resp_status(u) >= 500 ? UPSTREAM_5XX : UPSTREAM_OK;
+    if (err == ERR_TIMEOUT)
+        return UPSTREAM_TIMEOUT;
+    if (err == ERR_LIMIT && !started)
+        return UPSTREAM_NEUTRAL; /* our own queue was full */
+    if (!started && httpc_req_retryable(u))
+        return UPSTREAM_CONNECT;
+    return started ? UPSTREAM_BROKEN : UPSTREAM_CONNECT;
+}
+
 static void
 api_up_done(struct httpc_req *u, int err, void *arg)
 {
@@ -412,15 +488,15 @@ api_up_done(struct httpc_req *u, int err, void *arg)
     q->up = NULL;
     r = q->r;
     started = q->started;
+    upstream_done(api_upset(q->l), &q->t, api_up_result(u, err, started));
     if (err == 0) {
         httpd_req_on_close(r, NULL, NULL);
         api_req_free(&q);
         httpd_resp_end(r);
         return;
     }
-    if (!started && httpc_req_retryable(u) && q->tries < q->l->nups) {
-        q->l->up_next = (q->l->up_next + 1) % q->l->nups;
-        api_req_send(q); /* the next origin */
+    if (!started && httpc_req_retryable(u) && api_idempotent(httpd_req_method(r))) {
+        api_req_send(q); /* the next origin in the group, if one is left */
         return;
     }
     metric_inc(api_m.up_errors);
@@ -436,10 +512,25 @@ api_up_done(struct httpc_req *u, int err, void *arg)
         api_reply_error(r, 502, "upstream_unavailable", "the origin cannot be reached", 1);
 }
 
+/* httpc took the queued body bytes: read on from the client. */
+static void
+api_up_writable(struct httpc_req *u, void *arg)
+{
+    struct api_req *q;
+
+    (void)u;
+    CAST_OBJ_NOTNULL(q, arg, API_REQ_MAGIC);
+    if (q->body_paused && q->r != NULL) {
+        q->body_paused = false;
+        httpd_req_body_pause(q->r, false);
+    }
+}
+
 static const struct httpc_cbs api_up_cbs = {
     .on_head = api_up_head,
     .on_body = api_up_body,
     .on_done = api_up_done,
+    .on_writable = api_up_writable,
 };
 
 static void
@@ -454,12 +545,17 @@ api_req_send(struct api_req *q)
     size_t i, n, k = 0;
 
     q->tries++;
-    if (!api_upstream_get(q->l, 0, &sa, &salen)) {
+    /* origin-group order: the first member up, then the next (the key
+     * only matters to a worker set in hash mode: shields) */
+    if (upstream_next(api_upset(q->l), httpd_req_path(r), strlen(httpd_req_path(r)), &q->t) != 0) {
+        metric_inc(api_m.up_errors);
         httpd_req_on_close(r, NULL, NULL);
         api_req_free(&q);
-        api_reply_error(r, 502, "upstream_unavailable", "no origin is configured", 1);
+        api_reply_error(r, 502, "upstream_unavailable", "no origin can be reached", 1);
         return;
     }
+    sa = (const struct sockaddr *)(const void *)&q->t.ss;
+    salen = q->t.len;
     n = httpd_req_header_count(r);
     for (i = 0; i < n && k < 2 * API_FWD_HEADERS_MAX; i++) {
         httpd_req_header_at(r, i, &name, &value);
@@ -478,9 +574,55 @@ api_req_send(struct api_req *q)
     hdrs[k++] = "CDN-Loop";
     hdrs[k++] = edge_g.loop_id;
     hdrs[k] = NULL;
-    q->up = httpc_request(q->l->httpc, sa, salen, httpd_req_method_str(r), httpd_req_target(r),
-                          hdrs, q->body, q->len, &api_up_cbs, q);
+    if (q->stream)
+        q->up = httpc_request_stream(q->l->httpc, sa, salen, httpd_req_method_str(r),
+                                     httpd_req_target(r), hdrs, q->want, &api_up_cbs, q);
+    else
+        q->up = httpc_request(q->l->httpc, sa, salen, httpd_req_method_str(r), httpd_req_target(r),
+                              hdrs, q->body, q->len, &api_up_cbs, q);
     AN(q->up);
+}
+
+/* A run of a streamed body: on to the upstream, pausing the client when
+ * httpc holds its watermark. */
+static void
+api_stream_data(struct httpd_req *r, const void *data, size_t len, void *arg)
+{
+    struct api_req *q;
+
+    CAST_OBJ_NOTNULL(q, arg, API_REQ_MAGIC);
+    if (q->up == NULL)
+        return;
+    /* httpd delivers exactly Content-Length bytes: never past want */
+    AZ(httpc_req_body_write(q->up, data, len));
+    if (!q->body_paused && !httpc_req_body_writable(q->up)) {
+        q->body_paused = true;
+        httpd_req_body_pause(r, true);
+    }
+}
+
+static void
+api_stream_end(struct httpd_req *r, int err, void *arg)
+{
+    struct api_req *q;
+    bool started;
+
+    CAST_OBJ_NOTNULL(q, arg, API_REQ_MAGIC);
+    if (err == ERR_CLOSED || err == ERR_TIMEOUT)
+        return; /* on_close follows, frees q and cancels the upstream */
+    if (err == 0 && q->up != NULL && httpc_req_body_end(q->up) == 0)
+        return; /* the answer comes through api_up_done */
+    /* A broken body: the upstream request is cancelled, its connection
+     * closed (it carries part of a body). */
+    started = q->started;
+    httpd_req_on_close(r, NULL, NULL);
+    api_req_free(&q);
+    if (started)
+        httpd_resp_abort(r);
+    else if (err == ERR_LIMIT)
+        api_reply_error(r, 413, "too_large", "the body is over the edge's limit", 0);
+    else
+        api_reply_error(r, 400, "bad_body", "the body could not be read", 0);
 }
 
 static void
@@ -544,6 +686,21 @@ api_proxy(struct api_loop *l, struct httpd_req *r)
     q->magic = API_REQ_MAGIC;
     q->l = l;
     q->r = r;
+    if (te == NULL && want > 0 && m != HTTP1_M_GET && m != HTTP1_M_HEAD) {
+        q->stream = true;
+        q->want = want;
+        q->charged = want < API_STREAM_CHARGE ? (size_t)want : API_STREAM_CHARGE;
+        if (!api_mem_charge(q->charged)) {
+            metric_inc(api_m.busy);
+            FREE_OBJ(q);
+            api_reply_error(r, 503, "busy", "the edge is holding too many request bodies", 1);
+            return;
+        }
+        httpd_req_on_close(r, api_req_on_close, q);
+        httpd_req_read_body(r, api_stream_data, api_stream_end, q);
+        api_req_send(q); /* may answer 502 and free q: nothing after */
+        return;
+    }
     if (te != NULL || want > 0) {
         /* chunked bodies are charged their cap: their size is unknown */
         q->max = te != NULL ? (size_t)l->conf->api_max_body : (size_t)want;
@@ -704,6 +861,8 @@ edge_api_worker_init(struct edge_worker *w)
     l->id = wid;
     l->base = w->base;
     l->nw = w->nw;
+    l->dns = w->dns;
+    l->pick = xcalloc(1, sizeof(*l->pick));
     api_loop_apply(l, w->conf);
     api_httpc_conf(w->conf, &hc);
     l->httpc = httpc_new(l->base, &hc);
@@ -725,9 +884,11 @@ edge_api_worker_fini(struct edge_worker *w)
     CAST_OBJ_NOTNULL(l, api_g.loops[wid], API_LOOP_MAGIC);
     reactions_sender_stop(l);
     sse_loop_stop(l);
+    upstream_set_free(&l->upset);
     httpc_free(&l->httpc);
     (void)event_base_loop(l->base, EVLOOP_NONBLOCK);
     api_g.loops[wid] = NULL;
+    xfree(l->pick);
     FREE_OBJ(l);
 }
 

@@ -162,11 +162,13 @@ static const struct conf_key edge_conf_keys[] = {
      "CDN-Loop entries a request may carry before it is refused with 508."},
     /* ---- interactions (docs/social.md) ---- */
     {"api.upstream", CONF_STRING, offsetof(struct edge_conf, api_upstream), "", 0, 0, NULL,
-     false, "Origins (host:port,...) for /api/ and the event stream; empty = upstream."},
-    {"api.max_body", CONF_SIZE, offsetof(struct edge_conf, api_max_body), "64K", 1024,
-     16 * CONF_MIB, NULL, true, "Largest /api/ request body; past it: 413."},
+     false, "Origin group (host:port,... names or IPs) for /api/ and events; empty = upstream."},
+    {"api.max_body", CONF_SIZE, offsetof(struct edge_conf, api_max_body), "64K", 1024, CONF_GIB,
+     NULL, true,
+     "Largest /api/ request body; past it: 413. Streamed when it has a Content-Length."},
     {"api.max_memory", CONF_SIZE, offsetof(struct edge_conf, api_max_memory), "32M", 64 * 1024,
-     CONF_GIB, NULL, true, "Request bodies held for /api/ at once, whole edge; past it: 503."},
+     CONF_GIB, NULL, true,
+     "/api/ request body memory, whole edge (128K per streamed body); past it: 503."},
     {"ratelimit.addr_rate", CONF_INT, offsetof(struct edge_conf, rl_addr_rate), "50", 0,
      1000000, NULL, true, "/api/ and /events/ requests per second per client address; 0 = "
      "no limit."},

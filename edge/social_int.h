@@ -27,7 +27,8 @@ struct edge_conf;
 struct sse_loop;
 struct reactions_sender;
 
-#define API_UPSTREAMS_MAX 16
+struct upstream_set;
+struct dns;
 
 struct api_upstream {
     struct sockaddr_storage ss;
@@ -41,9 +42,15 @@ struct api_loop {
     struct event_base *base; /* borrowed */
     struct node_worker *nw;  /* borrowed */
     struct httpc *httpc;     /* owned */
-    struct api_upstream ups[API_UPSTREAMS_MAX];
-    unsigned nups;
-    unsigned up_next;                /* moves on on connect failures */
+    struct dns *dns;         /* borrowed: the worker's resolver */
+    /* owned: the origin group of api.upstream (upstream.c, order mode:
+     * names, health, next member); NULL when api.upstream is empty and
+     * the worker's own set (the upstream list) is used */
+    struct upstream_set *upset;
+    char upset_list[512];            /* what upset was built from */
+    struct api_upstream *pick;       /* owned: api_upstream_get()'s last answer */
+    unsigned nups;                   /* members of the set in use */
+    unsigned up_next;                /* sse.c and reactions.c move on with it on failures */
     const struct edge_conf *conf;    /* borrowed: current snapshot */
     struct sse_loop *sse;            /* owned (sse.c) */
     struct reactions_sender *sender; /* owned (reactions.c); worker 0 only */
@@ -60,7 +67,11 @@ struct api_metrics {
 
 extern struct api_metrics api_m;
 
-/* Upstream i (mod the count) of l; false when there is none. */
+/* The upstream set /api/ uses on l's worker (never NULL once started). */
+struct upstream_set *api_upset(const struct api_loop *l);
+/* An address of usable member up_next + i (mod the members usable now,
+ * in the set's order) of l, valid until the next call; false when there
+ * is none (all down or unresolved). */
 bool api_upstream_get(const struct api_loop *l, unsigned i, const struct sockaddr **sa,
                       socklen_t *len);
 /* Monotonic and wall milliseconds. */

@@ -17,6 +17,15 @@
  * 256 KiB while reads fill it); the bufferevent connects and writes.
  * Pausing a body stops the read event, so TCP pushes back upstream.
  *
+ * Streamed request bodies (httpc_request_stream()) are queued behind the
+ * head, in the request's own buffer while it waits for a connection and in
+ * the bufferevent's output after; the producer asks
+ * httpc_req_body_writable() (queued bytes under conf.body_watermark) and
+ * is called back through on_writable when the output drains to half of it
+ * (the bufferevent's write low watermark). Until the last body byte is
+ * given, the deadline is the body gap, not the header timeout. A response
+ * that ends before the body was all sent closes the connection.
+ *
  * Lifetime. httpc owns every struct httpc_req until on_done returns or
  * httpc_req_cancel() is called. User callbacks run from the loop only
  * (I/O callbacks, or the async event for failures known at once); a cancel
@@ -173,6 +182,10 @@ struct httpc_req {
     bool in_cb;     /* a user callback of this request is running */
     bool in_done;
     bool canceled;                /* cancelled from inside its own callback */
+    bool stream;                  /* the body comes through httpc_req_body_write() */
+    bool want_writable;           /* httpc_req_body_writable() said false */
+    uint64_t body_len;            /* stream: declared length */
+    uint64_t body_written;        /* stream: bytes the producer gave */
     TAILQ_ENTRY(httpc_req) link;  /* c->reqs */
     TAILQ_ENTRY(httpc_req) qlink; /* host->queue or c->async_reqs */
 };
@@ -222,6 +235,7 @@ httpc_conf_defaults(struct httpc_conf *conf)
     conf->max_conns_per_host = 256;
     conf->max_queue_per_host = 1024;
     conf->max_body = 0;
+    conf->body_watermark = 64u << 10;
 }
 
 static void
@@ -236,6 +250,17 @@ httpc_timer(struct event *ev, uint32_t ms)
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     event_add(ev, &tv);
+}
+
+/* While a streamed body is still being produced, the deadline is the gap
+ * between body writes; after it, the wait for the response head. */
+static void
+httpc_req_wait_timer(struct httpc_conn *k, const struct httpc_req *r)
+{
+    if (r->stream && r->body_written < r->body_len)
+        httpc_timer(&k->timer, k->c->conf.body_timeout_ms);
+    else
+        httpc_timer(&k->timer, k->c->conf.header_timeout_ms);
 }
 
 static void
@@ -373,7 +398,8 @@ httpc_conn_attach(struct httpc_conn *k, struct httpc_req *r)
     k->nreqs++;
     AZ(evbuffer_add_buffer(bufferevent_get_output(k->bev), r->out));
     if (k->state == HTTPC_C_ACTIVE)
-        httpc_timer(&k->timer, c->conf.header_timeout_ms);
+        httpc_req_wait_timer(k, r);
+    (void)c;
 }
 
 /* k carries nothing now: give it to a waiting request, pool it or close it. */
@@ -565,7 +591,10 @@ httpc_conn_complete(struct httpc_conn *k)
     struct httpc_req *r = k->req;
     bool reuse;
 
-    reuse = r->msg.keep_alive && r->body_mode != HTTP1_BODY_EOF &&
+    /* An answer that came before the whole streamed body went out leaves
+     * the connection's framing unknown. */
+    reuse = (!r->stream || r->body_written == r->body_len) && r->msg.keep_alive &&
+            r->body_mode != HTTP1_BODY_EOF &&
             evbuffer_get_length(bufferevent_get_input(k->bev)) == 0 && k->state == HTTPC_C_ACTIVE;
     event_del(&k->timer);
     httpc_conn_unbind(k);
@@ -738,6 +767,30 @@ httpc_conn_readable_cb(evutil_socket_t fd, short what, void *arg)
     httpc_conn_process(k);
 }
 
+/* The output fell to half the body watermark: a paused producer may go on. */
+static void
+httpc_conn_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct httpc_conn *k;
+    struct httpc_req *r;
+
+    CAST_OBJ_NOTNULL(k, arg, HTTPC_CONN_MAGIC);
+    assert(k->bev == bev);
+    r = k->req;
+    if (r == NULL || !r->stream || k->state != HTTPC_C_ACTIVE)
+        return;
+    if (r->state == HTTPC_R_HEAD)
+        httpc_req_wait_timer(k, r); /* the upstream is taking the body */
+    if (!r->want_writable || !httpc_req_body_writable(r))
+        return;
+    r->want_writable = false;
+    if (r->cbs.on_writable == NULL)
+        return;
+    r->in_cb = true;
+    r->cbs.on_writable(r, r->arg);
+    (void)httpc_req_after_cb(k, r);
+}
+
 static void
 httpc_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -757,7 +810,7 @@ httpc_conn_event_cb(struct bufferevent *bev, short what, void *arg)
             return;
         }
         httpc_conn_read_on(k, !r->paused);
-        httpc_timer(&k->timer, k->c->conf.header_timeout_ms);
+        httpc_req_wait_timer(k, r);
         return;
     }
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
@@ -837,7 +890,8 @@ httpc_conn_new(struct httpc_host *h)
     AZ(event_assign(&k->timer, c->base, -1, 0, httpc_conn_timer_cb, k));
     AZ(event_assign(&k->ev_read, c->base, fd, EV_READ | EV_PERSIST, httpc_conn_readable_cb, k));
     k->rsize = HTTPC_READ_MIN;
-    bufferevent_setcb(bev, NULL, NULL, httpc_conn_event_cb, k);
+    bufferevent_setcb(bev, NULL, httpc_conn_write_cb, httpc_conn_event_cb, k);
+    bufferevent_setwatermark(bev, EV_WRITE, c->conf.body_watermark / 2, 0);
     TAILQ_INSERT_TAIL(&c->conns, k, link);
     h->nconns++;
     c->nactive++;
@@ -1109,10 +1163,11 @@ httpc_method_enum(const char *m)
     return HTTP1_M_OTHER;
 }
 
-struct httpc_req *
-httpc_request(struct httpc *c, const struct sockaddr *addr, socklen_t addrlen, const char *method,
-              const char *target, const char *const *headers, const void *body, size_t body_len,
-              const struct httpc_cbs *cbs, void *arg)
+static struct httpc_req *
+httpc_request_new(struct httpc *c, const struct sockaddr *addr, socklen_t addrlen,
+                  const char *method, const char *target, const char *const *headers,
+                  const void *body, uint64_t body_len, bool stream, const struct httpc_cbs *cbs,
+                  void *arg)
 {
     struct httpc_req *r;
     struct evbuffer *out;
@@ -1123,7 +1178,7 @@ httpc_request(struct httpc *c, const struct sockaddr *addr, socklen_t addrlen, c
     if (addr == NULL || addrlen == 0 || addrlen > sizeof(struct sockaddr_storage) ||
         (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) || cbs == NULL ||
         cbs->on_done == NULL || !httpc_token_ok(method) || target == NULL || target[0] == '\0' ||
-        !httpc_text_ok(target, false) || (body == NULL && body_len != 0))
+        !httpc_text_ok(target, false) || (!stream && body == NULL && body_len != 0))
         return NULL;
     for (i = 0; headers != NULL && headers[i] != NULL; i += 2) {
         if (headers[i + 1] == NULL || !httpc_token_ok(headers[i]) ||
@@ -1137,6 +1192,8 @@ httpc_request(struct httpc *c, const struct sockaddr *addr, socklen_t addrlen, c
         else if (strcasecmp(headers[i], "Content-Length") == 0)
             has_cl = true;
     }
+    if (stream && has_cl)
+        return NULL; /* the declared length is ours to write */
 
     out = evbuffer_new();
     AN(out);
@@ -1152,12 +1209,15 @@ httpc_request(struct httpc *c, const struct sockaddr *addr, socklen_t addrlen, c
         AZ(evbuffer_add_printf(out, "Host: %s\r\n", r->host->hostport) < 0);
     /* SPEC: RFC 9110 8.6 -- a length for any body, and for methods that
      * expect one even when empty. */
-    if (!has_cl && (body_len != 0 || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
-                    strcmp(method, "PATCH") == 0))
-        AZ(evbuffer_add_printf(out, "Content-Length: %zu\r\n", body_len) < 0);
+    if (!has_cl && (body_len != 0 || stream || strcmp(method, "POST") == 0 ||
+                    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0))
+        AZ(evbuffer_add_printf(out, "Content-Length: %" PRIu64 "\r\n", body_len) < 0);
     AZ(evbuffer_add(out, "\r\n", 2));
-    if (body_len != 0)
-        AZ(evbuffer_add(out, body, body_len));
+    if (!stream && body_len != 0)
+        AZ(evbuffer_add(out, body, (size_t)body_len));
+    r->stream = stream;
+    if (stream)
+        r->body_len = body_len;
     r->out = out;
     r->method = httpc_method_enum(method);
     r->cbs = *cbs;
@@ -1167,6 +1227,98 @@ httpc_request(struct httpc *c, const struct sockaddr *addr, socklen_t addrlen, c
     metric_inc(httpc_m.requests);
     httpc_req_dispatch(r);
     return r;
+}
+
+struct httpc_req *
+httpc_request(struct httpc *c, const struct sockaddr *addr, socklen_t addrlen, const char *method,
+              const char *target, const char *const *headers, const void *body, size_t body_len,
+              const struct httpc_cbs *cbs, void *arg)
+{
+    if (body == NULL && body_len != 0)
+        return NULL;
+    return httpc_request_new(c, addr, addrlen, method, target, headers, body, body_len, false, cbs,
+                             arg);
+}
+
+struct httpc_req *
+httpc_request_stream(struct httpc *c, const struct sockaddr *addr, socklen_t addrlen,
+                     const char *method, const char *target, const char *const *headers,
+                     uint64_t body_len, const struct httpc_cbs *cbs, void *arg)
+{
+    return httpc_request_new(c, addr, addrlen, method, target, headers, NULL, body_len, true, cbs,
+                             arg);
+}
+
+/* The buffer a streamed body byte goes to now: the connection's output
+ * once the request is carried, else the request's own buffer. */
+static struct evbuffer *
+httpc_req_outbuf(const struct httpc_req *r)
+{
+    if (r->conn != NULL)
+        return bufferevent_get_output(r->conn->bev);
+    return r->out;
+}
+
+size_t
+httpc_req_body_queued(const struct httpc_req *r)
+{
+    CHECK_OBJ_NOTNULL(r, HTTPC_REQ_MAGIC);
+    if (r->state == HTTPC_R_FAILED || httpc_req_outbuf(r) == NULL)
+        return 0;
+    return evbuffer_get_length(httpc_req_outbuf(r));
+}
+
+uint64_t
+httpc_req_body_written(const struct httpc_req *r)
+{
+    CHECK_OBJ_NOTNULL(r, HTTPC_REQ_MAGIC);
+    return r->body_written;
+}
+
+bool
+httpc_req_body_writable(struct httpc_req *r)
+{
+    bool ok;
+
+    CHECK_OBJ_NOTNULL(r, HTTPC_REQ_MAGIC);
+    ok = httpc_req_body_queued(r) < r->c->conf.body_watermark;
+    if (!ok)
+        r->want_writable = true; /* on_writable is owed */
+    return ok;
+}
+
+int
+httpc_req_body_write(struct httpc_req *r, const void *data, size_t len)
+{
+    struct httpc_conn *k;
+
+    CHECK_OBJ_NOTNULL(r, HTTPC_REQ_MAGIC);
+    if (!r->stream || r->in_done)
+        return ERR_PROTO;
+    if (len > r->body_len - r->body_written)
+        return ERR_LIMIT;
+    r->body_written += len;
+    if (r->state == HTTPC_R_FAILED || len == 0)
+        return 0; /* on_done is on its way; the bytes have nowhere to go */
+    AZ(evbuffer_add(httpc_req_outbuf(r), data, len));
+    k = r->conn;
+    if (k != NULL && k->state == HTTPC_C_ACTIVE && r->state == HTTPC_R_HEAD)
+        httpc_req_wait_timer(k, r);
+    return 0;
+}
+
+int
+httpc_req_body_end(struct httpc_req *r)
+{
+    struct httpc_conn *k;
+
+    CHECK_OBJ_NOTNULL(r, HTTPC_REQ_MAGIC);
+    if (!r->stream || r->body_written != r->body_len)
+        return ERR_PROTO;
+    k = r->conn;
+    if (k != NULL && k->state == HTTPC_C_ACTIVE && r->state == HTTPC_R_HEAD)
+        httpc_req_wait_timer(k, r);
+    return 0;
 }
 
 void
@@ -1281,7 +1433,8 @@ bool
 httpc_req_retryable(const struct httpc_req *r)
 {
     CHECK_OBJ_NOTNULL(r, HTTPC_REQ_MAGIC);
-    return r->retryable;
+    /* streamed body bytes already given cannot be sent again */
+    return r->retryable && !(r->stream && r->body_written > 0);
 }
 
 unsigned

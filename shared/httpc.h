@@ -38,7 +38,9 @@ struct httpc_conf {
     uint32_t max_idle_per_host;
     uint32_t max_conns_per_host; /* requests past it wait in a bounded queue */
     uint32_t max_queue_per_host;
-    uint64_t max_body;           /* 0 = unlimited */
+    uint64_t max_body;       /* 0 = unlimited */
+    uint32_t body_watermark; /* streamed request body bytes queued before
+                              * httpc_req_body_writable() says no */
 };
 
 void httpc_conf_defaults(struct httpc_conf *c);
@@ -50,6 +52,10 @@ struct httpc_cbs {
     void (*on_body)(struct httpc_req *r, const void *data, size_t len, void *arg);
     /* 0 when the whole response arrived; else ERR_UPSTREAM, ERR_TIMEOUT, ERR_PROTO, ERR_LIMIT. */
     void (*on_done)(struct httpc_req *r, int err, void *arg);
+    /* Streamed request bodies only (may be NULL): the bytes queued toward
+     * the upstream fell to half the watermark after
+     * httpc_req_body_writable() had said false. */
+    void (*on_writable)(struct httpc_req *r, void *arg);
 };
 
 struct httpc *httpc_new(struct event_base *base, const struct httpc_conf *conf);
@@ -66,9 +72,38 @@ void httpc_free(struct httpc **pc);
  * queue fails from the loop with ERR_LIMIT (retryable).
  */
 struct httpc_req *httpc_request(struct httpc *c, const struct sockaddr *addr, socklen_t addrlen,
-                                const char *method, const char *target,
-                                const char *const *headers, const void *body, size_t body_len,
-                                const struct httpc_cbs *cbs, void *arg);
+                                const char *method, const char *target, const char *const *headers,
+                                const void *body, size_t body_len, const struct httpc_cbs *cbs,
+                                void *arg);
+/*
+ * Starts a request whose body (body_len bytes, declared as Content-Length)
+ * the caller streams with httpc_req_body_write() and httpc_req_body_end().
+ * The head goes out at once; body bytes are queued behind it, so they may
+ * be written before the connection is up. Backpressure: when
+ * httpc_req_body_writable() is false, stop producing until on_writable.
+ * The connection is reused only when the whole body went out; a producer
+ * that fails midway cancels the request (the connection closes). Such a
+ * request is never retryable once a body byte was written (the bytes are
+ * gone). Same arguments and results as httpc_request() otherwise.
+ */
+struct httpc_req *httpc_request_stream(struct httpc *c, const struct sockaddr *addr,
+                                       socklen_t addrlen, const char *method, const char *target,
+                                       const char *const *headers, uint64_t body_len,
+                                       const struct httpc_cbs *cbs, void *arg);
+/* Queues len body bytes (copied). ERR_LIMIT when it would pass the declared
+ * length (nothing queued); ERR_PROTO when r is not streaming or its body
+ * ended. Never runs a callback. */
+int httpc_req_body_write(struct httpc_req *r, const void *data, size_t len) WARN_UNUSED;
+/* The producer is done: ERR_PROTO when fewer bytes than declared were
+ * written (the caller then cancels). Switches the deadline from the body
+ * gap to the header timeout. */
+int httpc_req_body_end(struct httpc_req *r) WARN_UNUSED;
+/* True while the queued, unsent request bytes are under the watermark. */
+bool httpc_req_body_writable(struct httpc_req *r);
+/* Request body bytes written so far and still queued (not yet sent). */
+uint64_t httpc_req_body_written(const struct httpc_req *r);
+size_t httpc_req_body_queued(const struct httpc_req *r);
+
 /*
  * Stops the request; no callback runs afterwards. Sets *pr to NULL. May be
  * called from the request's own on_head/on_body; inside on_done it only

@@ -10,14 +10,19 @@ memory stays bounded.
 """
 
 import concurrent.futures
+import hashlib
 import json
+import os
 import socket
+import threading
+import time
 
 import cdn as cdnlib
 from cdn import wait_for
 from social_lib import (
     SSE,
     Api,
+    BodySink,
     edge_conf,
     error_code,
     origin_conf,
@@ -120,6 +125,149 @@ def test_body_limits(cdn):
     assert origin.metric("origin.social.comments") == before + 1
     assert edge.metric("edge.api.too_large") >= 3
     assert edge.metric("edge.api.memory") == 0
+
+
+def body_edge(cdn, **more):
+    """An edge whose /api/ goes to a BodySink that records bodies as they arrive."""
+    sink = BodySink()
+    cdn.servers.append(sink)
+    conf = {"api.upstream": sink.hostport, "ratelimit.addr_rate": 0}
+    conf.update(more)
+    edge = cdn.edge(upstream=sink.hostport, conf=edge_conf(**conf))
+    return sink, edge
+
+
+def test_large_body_is_streamed_with_bounded_memory(cdn):
+    # 48 MiB through an edge whose whole /api/ body budget is 256 KiB: only
+    # streaming can carry it (a buffered body would be 503 busy, or 48 MiB
+    # of RSS)
+    size = 48 << 20
+    sink, edge = body_edge(
+        cdn, **{"api.max_body": "48M", "http.max_body": "64M", "api.max_memory": "256K"}
+    )
+    piece = bytes(range(256)) * 1024
+    digest = hashlib.sha256()
+    for off in range(0, size, len(piece)):
+        digest.update(piece[: min(len(piece), size - off)])
+    rss0 = rss_kib(edge)
+    peak = {"mem": 0}
+    result = {}
+
+    def upload():
+        with cdnlib.RawConn(edge.addr, timeout=60) as c:
+            c.send(
+                "POST /api/uploads HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream"
+                f"\r\nContent-Length: {size}\r\n\r\n"
+            )
+            for off in range(0, size, len(piece)):
+                c.send(piece[: min(len(piece), size - off)])
+            result["r"] = c.response(timeout=60)
+
+    t = threading.Thread(target=upload)
+    t.start()
+    while t.is_alive():
+        peak["mem"] = max(peak["mem"], edge.metric("edge.api.memory"))
+        t.join(0.02)
+    r = result["r"]
+    assert r.status == 200, r.text
+    assert r.json() == {"bytes": size, "sha256": digest.hexdigest()}
+    up = sink.of("/api/uploads")
+    assert len(up) == 1 and up[0]["done"] and up[0]["received"] == size
+    # held at once: one streaming charge (128 KiB), never the body
+    assert 0 < peak["mem"] <= 128 << 10, peak
+    assert edge.metric("edge.api.memory") == 0
+    if not sanitized():
+        assert rss_kib(edge) - rss0 < 16 * 1024, (rss0, rss_kib(edge))
+    # over api.max_body: refused before a byte goes upstream
+    with cdnlib.RawConn(edge.addr) as c:
+        c.send(
+            "POST /api/uploads HTTP/1.1\r\nHost: t\r\n"
+            f"Content-Length: {size + 1}\r\n\r\n"
+        )
+        r = c.response()
+        assert r.status == 413 and error_code(r) == "too_large"
+    assert len(sink.of("/api/uploads")) == 1
+
+
+def test_slow_body_is_forwarded_as_it_arrives(cdn):
+    sink, edge = body_edge(cdn, **{"api.max_body": "1M"})
+    body = b"a" * 3000 + b"b" * 3000
+    with cdnlib.RawConn(edge.addr, timeout=20) as c:
+        c.send(
+            "POST /api/slow HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        c.send(body[:3000])
+        # the origin side sees the first half while the client still holds
+        # the rest
+        wait_for(lambda: sink.of("/api/slow") and sink.of("/api/slow")[0]["received"] == 3000,
+                 timeout=10, what="the first half at the origin")
+        first_at = time.monotonic()
+        assert not sink.of("/api/slow")[0]["done"]
+        c.send(body[3000:])
+        r = c.response()
+    assert r.status == 200
+    assert r.json() == {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+    assert sink.of("/api/slow")[0]["first_at"] < first_at
+
+    # a client that goes away mid-body: the origin's connection is closed
+    # too (never reused with half a body on it)
+    with cdnlib.RawConn(edge.addr, timeout=20) as c:
+        c.send("POST /api/slow HTTP/1.1\r\nHost: t\r\nContent-Length: 6000\r\n\r\n")
+        c.send(body[:1000])
+        wait_for(lambda: len(sink.of("/api/slow")) == 2 and sink.of("/api/slow")[1]["received"]
+                 == 1000, timeout=10, what="the first bytes at the origin")
+    second = sink.of("/api/slow")[1]
+    wait_for(lambda: second["aborted"], timeout=10, what="the origin connection closed")
+    assert not second["done"]
+    wait_for(lambda: edge.metric("edge.api.memory") == 0, timeout=5, what="memory released")
+
+
+def test_api_upstream_by_name_through_the_origin_group(cdn, tmp_path, request):
+    from shield_lib import DNSMASQ, Dnsmasq, free_port_on
+
+    if not os.path.exists(DNSMASQ):
+        import pytest
+
+        pytest.skip("needs dnsmasq-base")
+    dns = Dnsmasq(tmp_path, {"origin-api.test": ["127.0.0.1"], "dead-api.test": ["127.0.0.1"]})
+    request.addfinalizer(dns.close)
+    origin = cdn.origin(conf=origin_conf())
+    oport = origin.hostport.rsplit(":", 1)[1]
+    dead = free_port_on("127.0.0.1")
+    # the cache's upstream is a dead literal: /api/ can only work by name
+    edge = cdn.edge(
+        upstream=f"127.0.0.1:{cdnlib.free_port()}",
+        conf=edge_conf(
+            **{
+                "api.upstream": f"dead-api.test:{dead},origin-api.test:{oport}",
+                "dns.servers": dns.servers,
+                "upstream.health_interval": "60s",
+                "workers": 1,
+            }
+        ),
+    )
+    api = Api(edge)
+    # the first member of the group refuses connections: an idempotent GET
+    # goes on to the next, resolved through dnsmasq
+    wait_for(lambda: api.call("GET", "/api/streams/s/comments").status == 200, timeout=10,
+             what="a GET through origin-api.test")
+    assert edge.metric("edge.upstream.member_failures", upstream=f"dead-api.test:{dead}") >= 1
+    # a POST is not sent again elsewhere: it either failed on the dead member
+    # (502) or the dead member is down by now and it went to the origin
+    statuses = set()
+    for _ in range(4):
+        r = api.call("POST", "/api/sessions", {"name": "n"})
+        assert r.status in (201, 502), r.status
+        if r.status == 502:
+            assert error_code(r) == "upstream_unavailable"
+        statuses.add(r.status)
+    # the dead member was still up for the first POST (under 3 failures):
+    # that one is 502, never resent; once it is down, POSTs reach the origin
+    assert statuses == {201, 502}, statuses
+    tok = api.session("ann")
+    api.ok("POST", "/api/streams/s/comments", {"text": "by name"}, tok, want=201)
+    assert origin.metric("origin.social.comments") >= 1
 
 
 def test_origin_down_is_502_json(cdn):

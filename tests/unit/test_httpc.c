@@ -52,6 +52,11 @@ struct rec {
     bool pause_in_body;
     char hdr[64];
     struct httpc_req *req;
+    /* a streamed request body */
+    uint64_t total;     /* bytes to produce */
+    size_t max_queued;  /* most bytes ever queued in httpc */
+    int writable_calls; /* on_writable */
+    bool ended;         /* httpc_req_body_end() was called */
 };
 
 static struct {
@@ -75,6 +80,11 @@ static struct {
     int raw_conns;
     int raw_reqs;
     bool in_request; /* inside httpc_request(): no callback may run */
+    /* the /sink upstream: reads a body, checking its pattern */
+    struct httpd_req *sink;
+    uint64_t sink_bytes, sink_pause_at;
+    bool sink_paused, sink_bad;
+    int sink_ends, sink_err;
 } T;
 
 static char big_data[BIG_CHUNK];
@@ -125,6 +135,52 @@ echo_end(struct httpd_req *r, int err, void *arg)
     httpd_resp_end(r);
 }
 
+/* Streamed bodies carry byte i = i % 251, so the sink can check order. */
+static uint8_t
+pattern_at(uint64_t i)
+{
+    return (uint8_t)(i % 251);
+}
+
+static void
+sink_data(struct httpd_req *r, const void *data, size_t len, void *arg)
+{
+    const uint8_t *p = data;
+    size_t i;
+
+    (void)arg;
+    for (i = 0; i < len; i++)
+        if (p[i] != pattern_at(T.sink_bytes + i))
+            T.sink_bad = true;
+    T.sink_bytes += len;
+    if (T.sink_pause_at != 0 && T.sink_bytes >= T.sink_pause_at && !T.sink_paused) {
+        T.sink_paused = true;
+        httpd_req_body_pause(r, true);
+    }
+}
+
+static void
+sink_end(struct httpd_req *r, int err, void *arg)
+{
+    char buf[32];
+
+    (void)arg;
+    T.sink_ends++;
+    T.sink_err = err;
+    if (err != 0)
+        return;
+    snprintf(buf, sizeof(buf), "%" PRIu64, T.sink_bytes);
+    httpd_resp_send(r, 200, "text/plain", buf, strlen(buf));
+}
+
+static void
+sink_closed(struct httpd_req *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+    T.sink = NULL;
+}
+
 static void
 srv_handler(struct httpd_req *r, void *arg)
 {
@@ -171,6 +227,10 @@ srv_handler(struct httpd_req *r, void *arg)
     } else if (strcmp(p, "/echo") == 0) {
         httpd_resp_start(r, 200, -1);
         httpd_req_read_body(r, echo_data, echo_end, NULL);
+    } else if (strcmp(p, "/sink") == 0) {
+        T.sink = r;
+        httpd_req_on_close(r, sink_closed, NULL);
+        httpd_req_read_body(r, sink_data, sink_end, NULL);
     } else if (strcmp(p, "/hdr") == 0) {
         const char *v = httpd_req_header(r, "Host");
         snprintf(buf, sizeof(buf), "%s|%s", v != NULL ? v : "-",
@@ -374,7 +434,61 @@ on_done(struct httpc_req *r, int err, void *arg)
     rec->req = NULL;
 }
 
-static const struct httpc_cbs cbs = {on_head, on_body, on_done};
+static const struct httpc_cbs cbs = {on_head, on_body, on_done, NULL};
+
+/* Produces rec's body in 16 KiB pieces while httpc takes them. */
+static void
+produce(struct rec *rec)
+{
+    uint8_t buf[BIG_CHUNK];
+    uint64_t w;
+    size_t i, n, q;
+
+    while (rec->req != NULL && !rec->ended && httpc_req_body_writable(rec->req)) {
+        w = httpc_req_body_written(rec->req);
+        if (w == rec->total) {
+            assert_int_equal(0, httpc_req_body_end(rec->req));
+            rec->ended = true;
+            return;
+        }
+        n = rec->total - w < sizeof(buf) ? (size_t)(rec->total - w) : sizeof(buf);
+        for (i = 0; i < n; i++)
+            buf[i] = pattern_at(w + i);
+        assert_int_equal(0, httpc_req_body_write(rec->req, buf, n));
+        q = httpc_req_body_queued(rec->req);
+        if (q > rec->max_queued)
+            rec->max_queued = q;
+    }
+}
+
+static void
+on_writable(struct httpc_req *r, void *arg)
+{
+    struct rec *rec = arg;
+
+    assert_false(T.in_request);
+    assert_ptr_equal(r, rec->req);
+    rec->writable_calls++;
+    produce(rec);
+}
+
+static const struct httpc_cbs scbs = {on_head, on_body, on_done, on_writable};
+
+static struct httpc_req *
+req_stream(int i, uint16_t port, const char *target, uint64_t total)
+{
+    struct sockaddr_in a = ht_addr(port);
+    struct httpc_req *r;
+
+    T.in_request = true;
+    r = httpc_request_stream(T.c, (struct sockaddr *)&a, sizeof(a), "POST", target, NULL, total,
+                             &scbs, &T.rec[i]);
+    T.in_request = false;
+    assert_non_null(r);
+    T.rec[i].req = r;
+    T.rec[i].total = total;
+    return r;
+}
 
 static struct httpc_req *
 req(int i, uint16_t port, const char *method, const char *target)
@@ -790,6 +904,138 @@ test_httpc_post_and_invalid(void **state)
     tc_stop(live);
 }
 
+/* A 16 MiB body goes out in pieces: the producer stops at the watermark
+ * while the upstream does not read, goes on when it drains, the upstream
+ * gets every byte in order and the connection is pooled after. */
+static void
+test_httpc_body_stream_backpressure(void **state)
+{
+    int64_t live = mem_live(), acc;
+    struct httpc_conf conf;
+    struct httpd_conf sconf;
+    uint64_t w;
+    int calls;
+
+    (void)state;
+    httpc_conf_defaults(&conf);
+    conf.body_watermark = 64u << 10;
+    httpd_conf_defaults(&sconf);
+    sconf.max_body = 0;
+    tc_start(&conf, &sconf);
+    acc = accepted();
+    T.sink_pause_at = 1u << 20;
+    req_stream(0, T.port, "/sink", 16u << 20);
+    produce(&T.rec[0]); /* before the connection is up: queued in the request */
+    assert_false(httpc_req_body_writable(T.rec[0].req));
+    assert_true(T.rec[0].max_queued <= conf.body_watermark + BIG_CHUNK);
+    HT_WAIT(T.base, T.sink_paused, 5000);
+    /* The upstream stopped reading: once the socket buffers fill, the
+     * producer is held at the watermark. */
+    ht_spin(T.base, 100);
+    w = httpc_req_body_written(T.rec[0].req);
+    calls = T.rec[0].writable_calls;
+    ht_spin(T.base, 50);
+    assert_int_equal(w, httpc_req_body_written(T.rec[0].req));
+    assert_int_equal(calls, T.rec[0].writable_calls);
+    assert_true(w < T.rec[0].total);
+    assert_false(T.rec[0].ended);
+    httpd_req_body_pause(T.sink, false);
+    HT_WAIT(T.base, T.rec[0].dones == 1, 10000);
+    assert_int_equal(0, T.rec[0].err);
+    assert_int_equal(200, T.rec[0].status);
+    assert_true(T.rec[0].ended);
+    assert_false(T.sink_bad);
+    assert_int_equal(16u << 20, T.sink_bytes);
+    assert_string_equal("16777216", T.rec[0].body);
+    assert_true(T.rec[0].writable_calls > 10);
+    assert_true(T.rec[0].max_queued <= conf.body_watermark + BIG_CHUNK);
+    assert_int_equal(1, httpc_idle_count(T.c));
+    /* the pooled connection carries the next request */
+    req(1, T.port, "GET", "/hello");
+    HT_WAIT(T.base, T.rec[1].dones == 1, 2000);
+    assert_int_equal(0, T.rec[1].err);
+    assert_int_equal(acc + 1, accepted());
+    tc_stop(live);
+}
+
+/* The producer fails midway and cancels: the upstream sees the connection
+ * close, and the next request opens a new one. The misuse of the stream
+ * calls is refused. */
+static void
+test_httpc_body_stream_producer_fails(void **state)
+{
+    int64_t live = mem_live(), acc;
+    struct httpd_conf sconf;
+    struct sockaddr_in a;
+    static const char *const cl_hdr[] = {"Content-Length", "5", NULL};
+    uint8_t buf[1000];
+    size_t i;
+
+    (void)state;
+    httpd_conf_defaults(&sconf);
+    sconf.max_body = 0;
+    tc_start(NULL, &sconf);
+    acc = accepted();
+    for (i = 0; i < sizeof(buf); i++)
+        buf[i] = pattern_at(i);
+    req_stream(0, T.port, "/sink", 100000);
+    assert_int_equal(0, httpc_req_body_write(T.rec[0].req, buf, sizeof(buf)));
+    assert_int_equal(ERR_PROTO, httpc_req_body_end(T.rec[0].req)); /* short */
+    HT_WAIT(T.base, T.sink_bytes == sizeof(buf), 2000);
+    httpc_req_cancel(&T.rec[0].req);
+    HT_WAIT(T.base, T.sink_ends == 1, 2000);
+    assert_int_equal(ERR_CLOSED, T.sink_err);
+    assert_int_equal(0, T.rec[0].dones);
+    assert_int_equal(0, httpc_idle_count(T.c));
+    assert_int_equal(0, httpc_active_count(T.c));
+
+    req(1, T.port, "GET", "/hello");
+    HT_WAIT(T.base, T.rec[1].dones == 1, 2000);
+    assert_int_equal(0, T.rec[1].err);
+    assert_int_equal(acc + 2, accepted()); /* not reused */
+
+    /* misuse */
+    T.sink_bytes = 0;
+    req_stream(2, T.port, "/sink", 10);
+    assert_int_equal(ERR_LIMIT, httpc_req_body_write(T.rec[2].req, buf, 11));
+    assert_int_equal(0, httpc_req_body_write(T.rec[2].req, buf, 10));
+    assert_int_equal(ERR_LIMIT, httpc_req_body_write(T.rec[2].req, buf, 1));
+    assert_int_equal(0, httpc_req_body_end(T.rec[2].req));
+    HT_WAIT(T.base, T.rec[2].dones == 1, 2000);
+    assert_string_equal("10", T.rec[2].body);
+    req(3, T.port, "GET", "/later");
+    assert_int_equal(ERR_PROTO, httpc_req_body_write(T.rec[3].req, buf, 1)); /* not streaming */
+    HT_WAIT(T.base, T.rec[3].dones == 1, 2000);
+    a = ht_addr(T.port);
+    assert_null(httpc_request_stream(T.c, (struct sockaddr *)&a, sizeof(a), "POST", "/sink", cl_hdr,
+                                     5, &scbs, NULL));
+    tc_stop(live);
+}
+
+/* A connection refused before any body byte is retryable; after one, not. */
+static void
+test_httpc_body_stream_retryable(void **state)
+{
+    int64_t live = mem_live();
+    uint16_t dead;
+    int fd;
+
+    (void)state;
+    tc_start(NULL, NULL);
+    fd = ht_listen(&dead, 1);
+    close(fd); /* nothing listens on dead now */
+    req_stream(0, dead, "/sink", 10);
+    HT_WAIT(T.base, T.rec[0].dones == 1, 2000);
+    assert_int_equal(ERR_UPSTREAM, T.rec[0].err);
+    assert_true(T.rec[0].retryable);
+    req_stream(1, dead, "/sink", 10);
+    assert_int_equal(0, httpc_req_body_write(T.rec[1].req, "0123", 4));
+    HT_WAIT(T.base, T.rec[1].dones == 1, 2000);
+    assert_int_equal(ERR_UPSTREAM, T.rec[1].err);
+    assert_false(T.rec[1].retryable);
+    tc_stop(live);
+}
+
 static void
 test_httpc_pool_idle_and_server_close(void **state)
 {
@@ -872,6 +1118,9 @@ main(void)
         cmocka_unit_test(test_httpc_cancel),
         cmocka_unit_test(test_httpc_post_and_invalid),
         cmocka_unit_test(test_httpc_pool_idle_and_server_close),
+        cmocka_unit_test(test_httpc_body_stream_backpressure),
+        cmocka_unit_test(test_httpc_body_stream_producer_fails),
+        cmocka_unit_test(test_httpc_body_stream_retryable),
         cmocka_unit_test(test_httpc_fault_points),
     };
     struct event_base *base;
