@@ -191,22 +191,20 @@ live_journal_flush(struct live_stream *ls)
 
 /*
  * Puts tmp in place of path. A file being replaced is swapped out with
- * RENAME_EXCHANGE: readers see the old or the new file, never none, and
- * ext4 does not force the new file's data to disk as it does on a rename
- * over an existing file (auto_da_alloc) -- durability is the journal's
- * job, not the manifests'. The old version stays under tmp, and the next
- * rewrite truncates and refills that inode rather than creating one: a
- * manifest rewritten every cut of every stream would otherwise cost an
- * inode allocation and a deletion each time, a third of the ingest's CPU
- * on ext4 (bench/README.md). origin_http.c reads manifests whole and
- * checks they did not change meanwhile, so no reader sees a mix.
+ * RENAME_EXCHANGE and then unlinked: readers see the old or the new file,
+ * never none, and ext4 does not force the new file's data to disk as it
+ * does on a rename over an existing file (auto_da_alloc) -- durability is
+ * the journal's job, not the manifests'.
  */
 static int
 live_rename(const char *tmp, const char *path, bool replace)
 {
     if (replace) {
-        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0)
-            return 0; /* tmp holds the old version: the next rewrite reuses its inode */
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
+            if (unlink(tmp) != 0)
+                XXX_HANDLE(errno); /* the next write truncates it */
+            return 0;
+        }
         if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
             return -errno;
     }

@@ -34,11 +34,10 @@
 #define ORIGIN_HTTP_ETAG_MAX 64
 #define ORIGIN_HTTP_DATE_MAX 40
 #define ORIGIN_HTTP_PATH_MAX 1024
-#define ORIGIN_HTTP_READ_TRIES 4 /* reads of a manifest that keeps changing */
 
 /* Registered once by origin_http_init(), before any worker runs. */
 static struct {
-    struct metric *served_manifest, *served_media, *not_found, *not_modified, *ranges, *reread;
+    struct metric *served_manifest, *served_media, *not_found, *not_modified, *ranges;
 } origin_http_m;
 
 void
@@ -53,8 +52,6 @@ origin_http_init(void)
     origin_http_m.not_modified =
         metrics_counter("origin.http.not_modified", "304 answers under /live/.");
     origin_http_m.ranges = metrics_counter("origin.http.ranges", "206 answers under /live/.");
-    origin_http_m.reread = metrics_counter("origin.http.manifest_rereads",
-                                           "Manifest reads done again: rewritten while read.");
 }
 
 bool
@@ -367,14 +364,9 @@ origin_http_if_range_ok(struct httpd_req *r, const char *etag, const char *lastm
     return strcmp(ir, lastmod) == 0;
 }
 
-/*
- * Answers r from fd (st its fstat). whole: the file's bytes, read already
- * (manifests, see origin_http_read_whole()); NULL sends from fd itself.
- * fd is closed either way.
- */
 static void
 origin_http_send_file(struct httpd_req *r, int fd, const struct stat *st,
-                      enum origin_http_kind kind, const char *ctype, struct evbuffer *whole)
+                      enum origin_http_kind kind, const char *ctype)
 {
     char etag[ORIGIN_HTTP_ETAG_MAX], lastmod[ORIGIN_HTTP_DATE_MAX], crange[80];
     uint64_t size = (uint64_t)st->st_size, off = 0, len = size;
@@ -434,72 +426,14 @@ origin_http_send_file(struct httpd_req *r, int fd, const struct stat *st,
     }
     body = evbuffer_new();
     AN(body);
-    if (whole != NULL) {
-        (void)close(fd);
-        AZ(evbuffer_drain(whole, (size_t)off));
-        rc = evbuffer_remove_buffer(whole, body, (size_t)len) == (int)len ? 0 : -1;
-    } else {
-        /* evbuffer_add_file() owns fd from here, whatever it returns. */
-        rc = evbuffer_add_file(body, fd, (ev_off_t)off, (ev_off_t)len);
-    }
-    if (rc != 0 || httpd_resp_add_buffer(r, body) != 0) {
+    /* evbuffer_add_file() owns fd from here, whatever it returns. */
+    if (evbuffer_add_file(body, fd, (ev_off_t)off, (ev_off_t)len) != 0 ||
+        httpd_resp_add_buffer(r, body) != 0) {
         LOG(LOG_WARN, "origin_http", "send_failed", "conn=%" PRIu64 " path=%s",
             httpd_req_conn_id(r), httpd_req_path(r));
     }
     evbuffer_free(body);
     httpd_resp_end(r);
-}
-
-/*
- * Reads a manifest whole, so that what is sent is one version of it.
- * live.c rewrites manifests in place of their previous version's inode
- * (it keeps the inode a RENAME_EXCHANGE swapped out, to spare the file
- * system an inode per rewrite), so a file sent by reference could change
- * under a slow client. A read that raced a rewrite (size or ctime moved)
- * is done again on the file now under the name. *pfd and *st: the open file
- * and its fstat, replaced on a retry. NULL when the file went away or
- * cannot be read.
- */
-static struct evbuffer *
-origin_http_read_whole(const char *path, int *pfd, struct stat *st)
-{
-    struct evbuffer *b = evbuffer_new();
-    struct stat again;
-    int tries;
-
-    AN(b);
-    for (tries = 0; tries < ORIGIN_HTTP_READ_TRIES; tries++) {
-        size_t want = (size_t)st->st_size;
-        ssize_t n = 0;
-
-        while (evbuffer_get_length(b) < want) {
-            struct evbuffer_iovec v;
-
-            AZ(evbuffer_reserve_space(b, (ev_ssize_t)(want - evbuffer_get_length(b)), &v, 1) < 1);
-            if (v.iov_len > want - evbuffer_get_length(b))
-                v.iov_len = want - evbuffer_get_length(b);
-            n = pread(*pfd, v.iov_base, v.iov_len, (off_t)evbuffer_get_length(b));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            v.iov_len = (size_t)n;
-            AZ(evbuffer_commit_space(b, &v, 1));
-        }
-        if (evbuffer_get_length(b) == want && fstat(*pfd, &again) == 0 &&
-            again.st_size == st->st_size && again.st_ctim.tv_sec == st->st_ctim.tv_sec &&
-            again.st_ctim.tv_nsec == st->st_ctim.tv_nsec)
-            return b;
-        /* Rewritten while we read: the name holds the new version now. */
-        metric_inc(origin_http_m.reread);
-        AZ(evbuffer_drain(b, evbuffer_get_length(b)));
-        (void)close(*pfd);
-        *pfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        if (*pfd < 0 || fstat(*pfd, st) != 0 || !S_ISREG(st->st_mode))
-            break;
-    }
-    evbuffer_free(b);
-    return NULL;
 }
 
 void
@@ -508,7 +442,6 @@ origin_http_serve(struct httpd_req *r, const char *data_dir)
     char rel[ORIGIN_HTTP_PATH_MAX], full[ORIGIN_HTTP_PATH_MAX + 512];
     enum origin_http_kind kind;
     enum http1_method m = httpd_req_method(r);
-    struct evbuffer *whole;
     const char *ctype;
     struct stat st;
     int fd, w;
@@ -549,17 +482,5 @@ origin_http_serve(struct httpd_req *r, const char *data_dir)
         origin_http_not_found(r);
         return;
     }
-    if (kind != ORIGIN_HTTP_MANIFEST) {
-        origin_http_send_file(r, fd, &st, kind, ctype, NULL);
-        return;
-    }
-    whole = origin_http_read_whole(full, &fd, &st);
-    if (whole == NULL) {
-        if (fd >= 0)
-            (void)close(fd);
-        origin_http_not_found(r);
-        return;
-    }
-    origin_http_send_file(r, fd, &st, kind, ctype, whole);
-    evbuffer_free(whole);
+    origin_http_send_file(r, fd, &st, kind, ctype);
 }
