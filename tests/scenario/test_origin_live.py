@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -660,3 +661,39 @@ def test_stream_keys_survive_a_restart(cdn, ffmpeg):
     assert pub.wait(60) == 0
     wait_av(origin, "keep")
 
+
+
+def test_manifests_read_while_rewritten_are_always_whole(cdn, ffmpeg):
+    # Manifests are rewritten through a temporary file and RENAME_EXCHANGE
+    # (live.c). Hammer them while cuts come five times a second: every answer
+    # must be one complete document that agrees with its length.
+    origin = fast_origin(cdn, conf={"live.segment_duration": "200ms"})
+    stream = origin.create_stream("busy")
+    pub = ffmpeg.publish(origin.publish_url(stream), seconds=12, gop=6)
+    wait_av(origin, "busy")
+    deadline = time.monotonic() + 6
+    bad, reads = [], [0]
+
+    def hammer(path, check):
+        with origin.conn() as c:
+            while time.monotonic() < deadline:
+                r = c.request("GET", path)
+                reads[0] += 1
+                try:
+                    assert r.status == 200 and len(r.body) == int(r.header("content-length"))
+                    check(r.body)
+                except Exception as exc:  # noqa: BLE001 -- collected and reported below
+                    bad.append((path, repr(exc), r.body[-80:]))
+
+    checks = [("/live/busy/manifest.mpd", ET.fromstring),
+              ("/live/busy/model.json", json.loads),
+              ("/live/busy/v0/media.m3u8", lambda b: b.rstrip().splitlines()[-1].endswith(b".m4s"))]
+    threads = [threading.Thread(target=hammer, args=c) for c in checks * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    pub.kill()
+    assert not bad, bad[:3]
+    assert reads[0] > 300, reads
+    assert origin.metric("origin.http.served", kind="manifest") >= reads[0]
