@@ -73,7 +73,17 @@ export async function launch({ viewport = { width: 1280, height: 800 }, mobile =
     const b = { context, page, profile, t0, requests: [], errors: [], console: [], cdp: null };
     page.on('request', (r) => b.requests.push({ t: Date.now() - t0, method: r.method(), url: r.url() }));
     page.on('console', (m) => {
-        if (m.type() === 'error') b.errors.push(`console: ${m.text()}`);
+        // Chrome logs every failed fetch. Against an upstream with no interactions
+        // backend (a static site), the page's comments and reactions calls get 404
+        // and the page shows them as unavailable: that is not a player error. Any
+        // other failed load (a segment, a manifest, the player) still counts.
+        const url = (m.location() && m.location().url) || '';
+        if (m.type() === 'error' && /Failed to load resource: .*404/.test(m.text()) &&
+            /\/(api|events)\//.test(new URL(url, 'http://x/').pathname)) {
+            b.apiMissing = (b.apiMissing || 0) + 1;
+        } else if (m.type() === 'error') {
+            b.errors.push(`console: ${m.text()} ${url}`);
+        }
         if (process.env.CASCADE_BROWSER_CONSOLE) b.console.push(`${Date.now() - t0} ${m.type()} ${m.text()}`);
     });
     page.on('pageerror', (e) => b.errors.push(`pageerror: ${e.message}`));
