@@ -557,16 +557,21 @@ def test_dvr_window_trims_the_manifest_and_expires_old_files(cdn, ffmpeg):
     assert pub.wait(90) == 0
     wait_for(lambda: video_segment_count(origin, "dvr") > 0, 20)
 
-    m = model_of(origin, "dvr")
-    video = timeline(sets_of(m, "video")[0])
+    # The last segment's file is written before the manifests list it (they are
+    # rewritten once both tracks are level, or within a second): wait for that.
+    def settled():
+        m = model_of(origin, "dvr")
+        video = timeline(sets_of(m, "video")[0])
+        files = origin.segments("dvr", "v0")
+        return (m, video, files) if files and files[-1] == video[-1][0] else None
+
+    m, video, files = wait_for(settled, 10, what="the manifests list the newest segment file")
     end = sum(video[-1])
     assert m["type"] == "dynamic" and m["dvr_window_ms"] == 6000
     assert end - video[0][0] <= (6 + 2 * GOP_S) * VIDEO_TS  # only the window is listed
     assert sets_of(m, "video")[0]["start_number"] > 0  # numbers survive the trimming
-    files = origin.segments("dvr", "v0")
     # Files stay for another window and two segments after they leave it (RFC 8216 6.2.2).
     assert files[0] > 0 and files[0] >= end - (2 * 6 + 2 * 2 + GOP_S) * VIDEO_TS
-    assert files[-1] == video[-1][0]
     media = origin.get("/live/dvr/v0/media.m3u8").text
     assert "#EXT-X-MEDIA-SEQUENCE:0" not in media
     played = ffmpeg.decode(origin.url("/live/dvr/master.m3u8"), seconds=4)
