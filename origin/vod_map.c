@@ -241,10 +241,10 @@ vod_map_probe(const char *src, const char *work, uint32_t *w, uint32_t *h, bool 
 
 static int
 vod_map_split(const char *src, const char *work, const struct pkg_index *ix, const size_t *starts,
-              int n, bool audio)
+              int n)
 {
     struct buf times;
-    char pat[VOD_PATH_MAX], aout[VOD_PATH_MAX], err[VOD_PATH_MAX];
+    char pat[VOD_PATH_MAX], err[VOD_PATH_MAX];
     int rc;
 
     buf_init(&times, 1u << 20);
@@ -274,16 +274,20 @@ vod_map_split(const char *src, const char *work, const struct pkg_index *ix, con
         rc = buf_status(&times) != 0 ? ERR_LIMIT : vod_run(argv, -1, err, NULL, NULL);
     }
     buf_free(&times);
-    if (rc != 0 || !audio)
-        return rc;
-    (void)vod_fmt(aout, sizeof(aout), "%s/audio.mka", work);
-    {
-        const char *argv[] = {"ffmpeg", "-nostdin", "-v", "error", "-y",  "-i", src,
-                              "-map",   "0:a:0",    "-c", "copy",  "-vn", aout, NULL};
-
-        rc = vod_run(argv, -1, err, NULL, NULL);
-    }
     return rc;
+}
+
+/* The audio stream, copied whole into work/audio.mka (one job encodes it). */
+static int
+vod_map_audio_copy(const char *src, const char *work)
+{
+    char aout[VOD_PATH_MAX], err[VOD_PATH_MAX];
+    const char *argv[] = {"ffmpeg", "-nostdin", "-v", "error", "-y",  "-i", src,
+                          "-map",   "0:a:0",    "-c", "copy",  "-vn", aout, NULL};
+
+    (void)vod_fmt(aout, sizeof(aout), "%s/audio.mka", work);
+    (void)vod_fmt(err, sizeof(err), "%s/split.err", work);
+    return vod_run(argv, -1, err, NULL, NULL);
 }
 
 static int
@@ -303,6 +307,32 @@ vod_map_enqueue(struct vod *v, const char *id, const char *name, json_t *spec)
     AZ(json_object_set(j, "spec", spec));
     rc = vod_db_put(vod_db_of(v), key, j);
     json_decref(j);
+    return rc;
+}
+
+/* The one audio job ({id}.a00000): the whole file, encoded once. */
+static int
+vod_map_audio_job(struct vod *v, const char *id, int64_t dur_ms)
+{
+    const struct ladder *l = vod_ladder_of(v);
+    json_t *areps = json_array(), *spec = json_object();
+    int rc;
+
+    for (unsigned i = 0; i < l->n_audio; i++) {
+        json_t *r = json_object();
+
+        AZ(json_object_set_new(r, "id", json_string(l->audio[i].id)));
+        AZ(json_object_set_new(r, "kbps", json_integer(l->audio[i].kbps)));
+        AZ(json_array_append_new(areps, r));
+    }
+    AZ(json_object_set_new(spec, "kind", json_string("audio")));
+    AZ(json_object_set_new(spec, "input", json_string("audio.mka")));
+    AZ(json_object_set_new(spec, "start_ms", json_integer(0)));
+    AZ(json_object_set_new(spec, "duration_ms", json_integer(dur_ms)));
+    AZ(json_object_set_new(spec, "seg_ms", json_integer(vod_conf_of(v)->seg_ms)));
+    AZ(json_object_set_new(spec, "reps", areps));
+    rc = vod_map_enqueue(v, id, "a00000", spec);
+    json_decref(spec);
     return rc;
 }
 
@@ -345,33 +375,47 @@ vod_map(struct vod *v, const char *id, json_t *rec)
     for (size_t i = 0; i < ix.n; i++)
         key_ms[i] = vod_map_scale(ix.key_pts[i], &ix, 1000);
     dur_ms = vod_map_scale(ix.end_pts, &ix, 1000);
+    /* Audio first: its job runs on a worker while the scene pass and the
+     * split below still run here. */
+    if (audio) {
+        rc = vod_map_audio_copy(src, work);
+        if (rc == 0)
+            rc = vod_map_audio_job(v, id, dur_ms);
+        if (rc != 0) {
+            (void)vod_fmt(path, sizeof(path), "%s/split.err", work);
+            vod_first_line(path, why, sizeof(why));
+            vod_map_fail(v, id, "audio copy failed: %s", why);
+            goto out;
+        }
+    }
     /* The scene pass: every frame's scene score, decoded small. */
     (void)vod_fmt(path, sizeof(path), "%s/scenes.txt", work);
     {
         char err[VOD_PATH_MAX];
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        /* Cheaper decoding: scores need no deblocking, and skipping
-         * non-reference frames still decodes every keyframe, so a cut on
-         * a keyframe is seen on the exact frame. */
-        const char *argv[] = {"ffmpeg",
-                              "-nostdin",
-                              "-v",
-                              "error",
-                              "-skip_frame",
-                              "noref",
-                              "-skip_loop_filter",
-                              "all",
-                              "-i",
-                              src,
-                              "-map",
-                              "0:v:0",
-                              "-vf",
-                              "scale=160:-2,select='gte(scene,0)',metadata=print:file=-",
-                              "-an",
-                              "-f",
-                              "null",
-                              "-",
-                              NULL};
+        /* Cheaper decoding: scores need no deblocking, and skipping B
+         * frames still decodes every keyframe, so a cut on a keyframe is
+         * seen on its exact frame; the downscale is the cheapest one. */
+        const char *argv[] = {
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-skip_frame",
+            "bidir",
+            "-skip_loop_filter",
+            "all",
+            "-i",
+            src,
+            "-map",
+            "0:v:0",
+            "-vf",
+            "scale=160:-2:flags=fast_bilinear,select='gte(scene,0)',metadata=print:file=-",
+            "-an",
+            "-f",
+            "null",
+            "-",
+            NULL};
 
         (void)vod_fmt(err, sizeof(err), "%s/scenes.err", work);
         rc = fd < 0 ? -errno : vod_run(argv, fd, err, NULL, NULL);
@@ -398,7 +442,7 @@ vod_map(struct vod *v, const char *id, json_t *rec)
         vod_map_fail(v, id, "chunk plan failed: %s", err_str(n));
         goto out_scenes;
     }
-    rc = vod_map_split(src, work, &ix, starts, n, audio);
+    rc = vod_map_split(src, work, &ix, starts, n);
     if (rc != 0) {
         (void)vod_fmt(path, sizeof(path), "%s/split.err", work);
         vod_first_line(path, why, sizeof(why));
@@ -451,27 +495,6 @@ vod_map(struct vod *v, const char *id, json_t *rec)
         json_decref(spec);
         if (rc != 0)
             break;
-    }
-    if (rc == 0 && audio) {
-        const struct ladder *l = vod_ladder_of(v);
-        json_t *areps = json_array();
-
-        for (unsigned i = 0; i < l->n_audio; i++) {
-            json_t *r = json_object();
-
-            AZ(json_object_set_new(r, "id", json_string(l->audio[i].id)));
-            AZ(json_object_set_new(r, "kbps", json_integer(l->audio[i].kbps)));
-            AZ(json_array_append_new(areps, r));
-        }
-        spec = json_object();
-        AZ(json_object_set_new(spec, "kind", json_string("audio")));
-        AZ(json_object_set_new(spec, "input", json_string("audio.mka")));
-        AZ(json_object_set_new(spec, "start_ms", json_integer(0)));
-        AZ(json_object_set_new(spec, "duration_ms", json_integer(dur_ms)));
-        AZ(json_object_set_new(spec, "seg_ms", json_integer(c->seg_ms)));
-        AZ(json_object_set_new(spec, "reps", areps));
-        rc = vod_map_enqueue(v, id, "a00000", spec);
-        json_decref(spec);
     }
     AZ(json_object_set_new(rec, "chunks", arr));
     AZ(json_object_set_new(rec, "renditions", reps));
