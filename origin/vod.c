@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -46,6 +47,7 @@
 #include "vod_jobs.h"
 #include "vod_multipart.h"
 #include "vod_plan.h"
+#include "vod_upload.h"
 #include "compat.h"
 
 #define VOD_WORKERS_MAX 32
@@ -368,14 +370,33 @@ vod_upload_end(struct httpd_req *r, int err, void *arg)
     json_decref(rec);
 }
 
+/* A new video id: 12 random hex digits. */
+static int
+vod_new_id(char out[VOD_ID_LEN + 1])
+{
+    uint8_t rnd[VOD_ID_LEN / 2];
+
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        return ERR_AGAIN;
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        (void)vod_fmt(out + 2 * i, 3, "%02x", rnd[i]);
+    return 0;
+}
+
+static void vod_resumable_create(struct vod *v, struct httpd_req *r, const char *length);
+
 static void
 vod_upload_start(struct vod *v, struct httpd_req *r)
 {
     struct vod_upload *u;
     const char *ct = httpd_req_header(r, "Content-Type");
+    const char *ulen = httpd_req_header(r, "Upload-Length");
     char dir[VOD_PATH_MAX];
-    uint8_t rnd[VOD_ID_LEN / 2];
 
+    if (ulen != NULL) {
+        vod_resumable_create(v, r, ulen);
+        return;
+    }
     u = xcalloc(1, sizeof(*u));
     u->magic = VOD_UPLOAD_MAGIC;
     u->v = v;
@@ -388,13 +409,11 @@ vod_upload_start(struct vod *v, struct httpd_req *r)
         }
         u->multipart = true;
     }
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+    if (vod_new_id(u->id) != 0) {
         FREE_OBJ(u);
         vod_error(r, 503, "no_entropy", "could not make an id");
         return;
     }
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        (void)vod_fmt(u->id + 2 * i, 3, "%02x", rnd[i]);
     if (vod_video_dir(v, u->id, "work", dir, sizeof(dir)) != 0 || vod_mkdirs(dir) != 0 ||
         snprintf(u->part, sizeof(u->part), "%s/source.part", dir) >= (int)sizeof(u->part)) {
         FREE_OBJ(u);
@@ -408,6 +427,358 @@ vod_upload_start(struct vod *v, struct httpd_req *r)
         return;
     }
     httpd_req_read_body(r, vod_upload_data, vod_upload_end, u);
+}
+
+/* ---- resumable uploads (docs/vod.md "Resumable uploads") ---- */
+
+#define VOD_TUS_VERSION "1.0.0"
+
+/* The fields every answer about an upload resource carries. */
+static void
+vod_resumable_fields(struct httpd_req *r, uint64_t offset, uint64_t length)
+{
+    char n[24];
+
+    httpd_resp_set(r, "Tus-Resumable", VOD_TUS_VERSION);
+    (void)vod_fmt(n, sizeof(n), "%" PRIu64, offset);
+    httpd_resp_set(r, "Upload-Offset", n);
+    (void)vod_fmt(n, sizeof(n), "%" PRIu64, length);
+    httpd_resp_set(r, "Upload-Length", n);
+}
+
+/* Those, with CORS and no-store, for answers not sent by vod_send_json(). */
+static void
+vod_resumable_headers(struct httpd_req *r, uint64_t offset, uint64_t length)
+{
+    origin_http_cors(r);
+    httpd_resp_set(r, "Cache-Control", "no-store");
+    vod_resumable_fields(r, offset, length);
+}
+
+/* An error about an upload resource, with where its bytes end. */
+static void
+vod_resumable_error(struct httpd_req *r, int status, const char *code, const char *msg,
+                    uint64_t offset, uint64_t length)
+{
+    json_t *e = json_object(), *o = json_object();
+    char *s;
+
+    vod_jset_str(e, "code", code);
+    vod_jset_str(e, "message", msg);
+    vod_jset_int(e, "upload_offset", (int64_t)offset);
+    vod_jset_int(e, "upload_length", (int64_t)length);
+    AZ(json_object_set_new(o, "error", e));
+    vod_resumable_headers(r, offset, length);
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (s == NULL) {
+        httpd_resp_error(r, 500, "internal", "could not encode the answer");
+        return;
+    }
+    httpd_resp_send(r, status, "application/json", s, strlen(s));
+    free(s); /* jansson's allocator */
+}
+
+/* POST /api/videos with Upload-Length: an empty upload resource. */
+static void
+vod_resumable_create(struct vod *v, struct httpd_req *r, const char *length)
+{
+    char id[VOD_ID_LEN + 1], dir[VOD_PATH_MAX], part[VOD_PATH_MAX], key[80], url[96];
+    uint64_t len;
+    json_t *rec;
+    int fd, rc;
+
+    rc = vod_upload_num(length, &len);
+    if (rc == ERR_LIMIT || (rc == 0 && len > v->c.max_upload)) {
+        vod_error(r, 413, "too_large", "Upload-Length is larger than vod.max_upload");
+        return;
+    }
+    if (rc != 0 || len == 0) {
+        vod_error(r, 400, "bad_length", "Upload-Length must be a positive integer");
+        return;
+    }
+    if (vod_new_id(id) != 0) {
+        vod_error(r, 503, "no_entropy", "could not make an id");
+        return;
+    }
+    if (vod_video_dir(v, id, "work", dir, sizeof(dir)) != 0 || vod_mkdirs(dir) != 0 ||
+        vod_fmt(part, sizeof(part), "%s/source.part", dir) < 0) {
+        vod_error(r, 500, "write_failed", "the upload could not be stored");
+        return;
+    }
+    fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 || fsync(fd) != 0) {
+        if (fd >= 0)
+            (void)close(fd);
+        vod_error(r, 500, "write_failed", "the upload could not be stored");
+        return;
+    }
+    (void)close(fd);
+    rec = json_object();
+    vod_jset_str(rec, "id", id);
+    vod_jset_str(rec, "status", "uploading");
+    vod_jset_int(rec, "upload_length", (int64_t)len);
+    vod_jset_int(rec, "created_ms", (int64_t)vod_now_ms());
+    (void)vod_fmt(key, sizeof(key), "v:%s", id);
+    rc = vod_db_put(v->db, key, rec);
+    if (rc != 0) {
+        json_decref(rec);
+        (void)unlink(part);
+        vod_error(r, 503, "store_failed", "the video could not be recorded");
+        return;
+    }
+    LOG(LOG_INFO, "vod", "upload_created", "conn=%" PRIu64 " video=%s length=%" PRIu64,
+        httpd_req_conn_id(r), id, len);
+    (void)vod_fmt(url, sizeof(url), "/api/videos/%s/upload", id);
+    vod_jset_str(rec, "upload_url", url);
+    vod_jset_int(rec, "upload_offset", 0);
+    httpd_resp_set(r, "Location", url);
+    (void)vod_fmt(url, sizeof(url), "/api/videos/%s", id);
+    vod_jset_str(rec, "url", url);
+    vod_resumable_headers(r, 0, len);
+    {
+        char *js = json_dumps(rec, JSON_COMPACT);
+
+        json_decref(rec);
+        if (js == NULL) {
+            httpd_resp_error(r, 500, "internal", "could not encode the answer");
+            return;
+        }
+        httpd_resp_send(r, 201, "application/json", js, strlen(js));
+        free(js); /* jansson's allocator */
+    }
+}
+
+/*
+ * An upload's record and where its stored bytes end: 0, ERR_NOTFOUND (no
+ * such video, or not a resumable one), ERR_EXISTS (no longer uploading:
+ * *have is its length).
+ */
+static int
+vod_resumable_state(struct vod *v, const char *id, uint64_t *have, uint64_t *length)
+{
+    char key[80], part[VOD_PATH_MAX];
+    struct stat st;
+    json_t *rec;
+    int rc;
+
+    (void)vod_fmt(key, sizeof(key), "v:%s", id);
+    if (vod_db_get(v->db, key, &rec) != 0)
+        return ERR_NOTFOUND;
+    if (json_object_get(rec, "upload_length") == NULL) {
+        json_decref(rec);
+        return ERR_NOTFOUND;
+    }
+    *length = (uint64_t)vod_jint(rec, "upload_length");
+    *have = *length;
+    rc = strcmp(vod_jstr(rec, "status"), "uploading") == 0 ? 0 : ERR_EXISTS;
+    json_decref(rec);
+    if (rc != 0)
+        return rc;
+    if (vod_video_dir(v, id, "work/source.part", part, sizeof(part)) != 0 || stat(part, &st) != 0)
+        return ERR_EXISTS; /* renamed: complete */
+    *have = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* HEAD or GET /api/videos/{id}/upload: where to resume. */
+static void
+vod_resumable_head(struct vod *v, struct httpd_req *r, const char *id)
+{
+    uint64_t have = 0, length = 0;
+    json_t *o;
+    int rc;
+
+    rc = vod_resumable_state(v, id, &have, &length);
+    if (rc == ERR_NOTFOUND) {
+        vod_error(r, 404, "not_found", "no such upload");
+        return;
+    }
+    o = json_object();
+    vod_jset_str(o, "id", id);
+    vod_jset_str(o, "status", rc == 0 ? "uploading" : "uploaded");
+    vod_jset_int(o, "upload_offset", (int64_t)have);
+    vod_jset_int(o, "upload_length", (int64_t)length);
+    vod_resumable_fields(r, have, length);
+    vod_send_json(r, 200, o);
+    json_decref(o);
+}
+
+/* One PATCH being appended to work/source.part, under an flock. */
+struct vod_patch {
+    unsigned magic;
+#define VOD_PATCH_MAGIC 0x766f6452U
+    struct vod *v;
+    char id[VOD_NAME_MAX + 1];
+    char part[VOD_PATH_MAX];
+    int fd;
+    uint64_t offset; /* where this PATCH started */
+    uint64_t length; /* Upload-Length */
+    uint64_t bytes;  /* appended by this PATCH */
+    int err;
+};
+
+static void
+vod_patch_data(struct httpd_req *r, const void *data, size_t len, void *arg)
+{
+    struct vod_patch *u;
+    const char *p = data;
+
+    (void)r;
+    CAST_OBJ_NOTNULL(u, arg, VOD_PATCH_MAGIC);
+    if (u->err != 0)
+        return;
+    if ((uint64_t)len > u->length - u->offset - u->bytes) {
+        u->err = ERR_LIMIT; /* past Upload-Length: the whole PATCH is dropped */
+        return;
+    }
+    while (len > 0 && u->err == 0) {
+        ssize_t w = write(u->fd, p, len);
+
+        if (w < 0) {
+            if (errno != EINTR)
+                u->err = -errno;
+            continue;
+        }
+        p += w;
+        len -= (size_t)w;
+        u->bytes += (uint64_t)w;
+    }
+}
+
+/* The upload is whole: source.part becomes source, the video "uploaded". */
+static int
+vod_patch_complete(struct vod_patch *u)
+{
+    char src[VOD_PATH_MAX], key[80];
+    json_t *rec;
+    int rc;
+
+    if (vod_video_dir(u->v, u->id, "work/source", src, sizeof(src)) != 0 ||
+        rename(u->part, src) != 0)
+        return ERR_INVAL;
+    (void)vod_fmt(key, sizeof(key), "v:%s", u->id);
+    rc = vod_db_get(u->v->db, key, &rec);
+    if (rc != 0)
+        return rc;
+    vod_jset_str(rec, "status", "uploaded");
+    vod_jset_int(rec, "size", (int64_t)u->length);
+    vod_jset_int(rec, "updated_ms", (int64_t)vod_now_ms());
+    rc = vod_db_put(u->v->db, key, rec);
+    json_decref(rec);
+    return rc;
+}
+
+static void
+vod_patch_end(struct httpd_req *r, int err, void *arg)
+{
+    struct vod_patch *u;
+    uint64_t at;
+    int rc = 0;
+
+    CAST_OBJ_NOTNULL(u, arg, VOD_PATCH_MAGIC);
+    if (err == 0)
+        err = u->err;
+    if (err == ERR_LIMIT) {
+        /* Refused whole: the stored bytes end where they did before. */
+        if (ftruncate(u->fd, (off_t)u->offset) != 0)
+            err = -errno;
+        u->bytes = 0;
+    }
+    /* What was received is kept, cut connection or not. */
+    if (fsync(u->fd) != 0 && err == 0)
+        err = -errno;
+    at = u->offset + u->bytes;
+    LOG(LOG_INFO, "vod", "upload_patch",
+        "conn=%" PRIu64 " video=%s offset=%" PRIu64 " bytes=%" PRIu64 " err=%s",
+        httpd_req_conn_id(r), u->id, u->offset, u->bytes, err_name(err));
+    if (err == 0 && at == u->length) {
+        rc = vod_patch_complete(u);
+        if (rc == 0)
+            vod_wake(u->v);
+    }
+    (void)close(u->fd); /* releases the lock, after the rename */
+    if (err == ERR_CLOSED || err == ERR_TIMEOUT) {
+        FREE_OBJ(u);
+        return;
+    }
+    if (err == ERR_LIMIT)
+        vod_resumable_error(r, 413, "too_large", "the body passes Upload-Length", at, u->length);
+    else if (err != 0 || rc != 0)
+        vod_resumable_error(r, 500, "write_failed", "the upload could not be stored", at,
+                            u->length);
+    else {
+        vod_resumable_headers(r, at, u->length);
+        httpd_resp_start(r, 204, 0);
+        httpd_resp_end(r);
+    }
+    FREE_OBJ(u);
+}
+
+/* PATCH /api/videos/{id}/upload with Upload-Offset: appends the body. */
+static void
+vod_resumable_patch(struct vod *v, struct httpd_req *r, const char *id)
+{
+    struct vod_patch *u;
+    struct stat st;
+    uint64_t have = 0, length = 0, offset = 0;
+    enum vod_upload_verdict verdict;
+    int rc;
+
+    u = xcalloc(1, sizeof(*u));
+    u->magic = VOD_PATCH_MAGIC;
+    u->v = v;
+    (void)vod_fmt(u->id, sizeof(u->id), "%s", id);
+    if (vod_video_dir(v, id, "work/source.part", u->part, sizeof(u->part)) != 0)
+        u->fd = -1;
+    else
+        u->fd = open(u->part, O_WRONLY | O_CLOEXEC);
+    if (u->fd >= 0 && flock(u->fd, LOCK_EX | LOCK_NB) != 0) {
+        (void)close(u->fd);
+        FREE_OBJ(u);
+        (void)vod_resumable_state(v, id, &have, &length);
+        vod_resumable_error(r, 409, "upload_busy",
+                            "another PATCH is writing this upload; ask HEAD again later", have,
+                            length);
+        return;
+    }
+    /* Under the lock: the record and the file's size are settled. */
+    rc = vod_resumable_state(v, id, &have, &length);
+    if (rc == 0 && (u->fd < 0 || fstat(u->fd, &st) != 0))
+        rc = ERR_EXISTS;
+    if (rc != 0) {
+        if (u->fd >= 0)
+            (void)close(u->fd);
+        FREE_OBJ(u);
+        if (rc == ERR_NOTFOUND)
+            vod_error(r, 404, "not_found", "no such upload");
+        else
+            vod_resumable_error(r, 409, "upload_complete", "this upload is complete", length,
+                                length);
+        return;
+    }
+    have = (uint64_t)st.st_size;
+    verdict = vod_upload_patch(length, have, httpd_req_header(r, "Upload-Offset"),
+                               httpd_req_header(r, "Content-Length"), &offset);
+    if (verdict != VOD_UPLOAD_APPEND || lseek(u->fd, (off_t)have, SEEK_SET) < 0) {
+        (void)close(u->fd);
+        FREE_OBJ(u);
+        if (verdict == VOD_UPLOAD_BAD_OFFSET)
+            vod_resumable_error(r, 400, "bad_offset",
+                                "Upload-Offset must be a non-negative integer", have, length);
+        else if (verdict == VOD_UPLOAD_MISMATCH)
+            vod_resumable_error(r, 409, "offset_mismatch",
+                                "Upload-Offset is not where the stored bytes end", have, length);
+        else if (verdict == VOD_UPLOAD_TOO_LARGE)
+            vod_resumable_error(r, 413, "too_large", "the body passes Upload-Length", have, length);
+        else
+            vod_resumable_error(r, 500, "write_failed", "the upload could not be stored", have,
+                                length);
+        return;
+    }
+    u->offset = have;
+    u->length = length;
+    httpd_req_read_body(r, vod_patch_data, vod_patch_end, u);
 }
 
 /* ---- small JSON bodies ---- */
@@ -1059,6 +1430,7 @@ vod_body_cap(const struct httpd_req *r, uint64_t conf_max)
     if (vod_the == NULL)
         return conf_max;
     if ((m == HTTP1_M_POST && strcmp(p, "/api/videos") == 0) ||
+        (m == HTTP1_M_PATCH && strncmp(p, "/api/videos/", 12) == 0) ||
         (m == HTTP1_M_PUT && strncmp(p, "/api/vod/jobs/", 14) == 0))
         return vod_the->c.max_upload;
     return conf_max;
@@ -1092,6 +1464,11 @@ vod_handle(struct vod *v, struct httpd_req *r)
             vod_frames(v, r, comp[0]);
         else if (n == 2 && m == HTTP1_M_POST && strcmp(comp[1], "position") == 0)
             vod_small_read(v, r, comp[0], vod_position_done);
+        else if (n == 2 && (m == HTTP1_M_HEAD || m == HTTP1_M_GET) &&
+                 strcmp(comp[1], "upload") == 0)
+            vod_resumable_head(v, r, comp[0]);
+        else if (n == 2 && m == HTTP1_M_PATCH && strcmp(comp[1], "upload") == 0)
+            vod_resumable_patch(v, r, comp[0]);
         else
             return false; /* comments, likes, reactions: the social API's */
         return true;

@@ -7,9 +7,11 @@ the issue's 2-minute 1080p proof with the default ladder is
 test_vod_two_minute_1080p_default_ladder, run only with CASCADE_SLOW=1.
 """
 
+import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -155,6 +157,69 @@ def test_vod_upload_limit_is_413(cdn):
     assert origin.request("POST", "/api/streams", {"Content-Type": "application/json"},
                           "x" * (2 << 20)).status == 413
     assert list((origin.dir / "data" / "vod").glob("*/work/source*")) == []
+
+
+def test_vod_resumable_upload_resumes_after_a_cut_connection(cdn):
+    origin = vod_origin(cdn, **{"vod.max_upload": "4M"})
+    src = V.make_static(cdn.tmp / "static.mp4", seconds=8)
+    data = src.read_bytes()
+    size = len(data)
+    assert size > 64 << 10
+
+    # Creation (tus creation extension): Upload-Length, no body.
+    assert origin.request("POST", "/api/videos", {"Upload-Length": str(5 << 20)}, "").status == 413
+    assert origin.request("POST", "/api/videos", {"Upload-Length": "-3"}, "").status == 400
+    r = origin.request("POST", "/api/videos", {"Upload-Length": str(size)}, "")
+    assert r.status == 201, r.text
+    vid = r.json()["id"]
+    up = r.header("Location")
+    assert up == f"/api/videos/{vid}/upload" and r.header("Upload-Offset") == "0"
+    assert r.header("Tus-Resumable") == "1.0.0"
+    assert V.status(origin, vid)["status"] == "uploading"
+
+    def offset():
+        h = origin.request("HEAD", up)
+        assert h.status == 200 and h.header("Upload-Length") == str(size)
+        return int(h.header("Upload-Offset"))
+
+    def patch(at, body, **extra):
+        hdrs = {"Upload-Offset": str(at), "Content-Type": "application/offset+octet-stream"}
+        hdrs.update(extra)
+        return origin.request("PATCH", up, hdrs, body, timeout=30)
+
+    # The first piece arrives whole.
+    first = 20000
+    r = patch(0, data[:first])
+    assert r.status == 204 and r.header("Upload-Offset") == str(first), r.text
+    # The second PATCH promises the rest but the connection is cut after some of it:
+    # what arrived is kept.
+    cut_at = first + 30000
+    with socket.create_connection(origin.addr, timeout=10) as sk:
+        sk.sendall((f"PATCH {up} HTTP/1.1\r\nHost: x\r\nUpload-Offset: {first}\r\n"
+                    f"Content-Type: application/offset+octet-stream\r\n"
+                    f"Content-Length: {size - first}\r\n\r\n").encode() + data[first:cut_at])
+    wait_for(lambda: offset() == cut_at, 10, what="the cut PATCH's bytes kept")
+    # A wrong offset is refused with a code and where to resume.
+    r = patch(first, data[first:])
+    assert r.status == 409 and r.json()["error"]["code"] == "offset_mismatch", r.text
+    assert r.json()["error"]["upload_offset"] == cut_at and r.header("Upload-Offset") == str(cut_at)
+    assert patch("x", b"1").status == 400
+    # More than the length is refused whole, and nothing of it is stored.
+    r = patch(cut_at, data[cut_at:] + b"extra")
+    assert r.status == 413 and r.json()["error"]["code"] == "too_large"
+    assert offset() == cut_at
+    # Resume from where the origin says, in two more pieces; the last one completes it.
+    mid = cut_at + (size - cut_at) // 2
+    assert patch(cut_at, data[cut_at:mid]).status == 204
+    r = patch(mid, data[mid:])
+    assert r.status == 204 and r.header("Upload-Offset") == str(size)
+    assert patch(size, b"").status == 409  # complete: nothing more to take
+    s = V.wait_status(origin, vid)
+    assert s["size"] == size
+    stored = origin.dir / "data" / "vod" / vid / "work" / "source"
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    check_playable(origin, vid, src)
+    assert origin.request("HEAD", "/api/videos/nope00000000/upload").status == 404
 
 
 def test_vod_worker_kill9_redoes_only_its_chunk_and_a_remote_worker_takes_jobs(cdn):
