@@ -21,7 +21,8 @@
 struct vod_db {
     unsigned magic;
 #define VOD_DB_MAGIC 0x766f6462U
-    struct store *store; /* owned */
+#define VOD_JOBS_KEY_MAX 160 /* "j:" + a job id */
+    struct store *store;     /* owned */
     unsigned kv;
 };
 
@@ -261,14 +262,26 @@ struct vod_jobs_claim_arg {
     uint64_t now;
     json_t *out;
     unsigned reaped;
+    /* the pick: the longest due job of the first video that has one */
+    char best[VOD_JOBS_KEY_MAX];
+    char video[VOD_JOBS_KEY_MAX];
+    uint64_t best_ms;
 };
 
+static bool
+vod_jobs_due(json_t *j, uint64_t now_ms)
+{
+    return strcmp(vod_jobs_str(j, "state"), "queued") == 0 &&
+           vod_jobs_u64(j, "not_before") <= now_ms;
+}
+
+/* Re-queues expired leases, and notes which job to lease. */
 static int
 vod_jobs_claim_fn(void *arg, const char *key, json_t *j)
 {
     struct vod_jobs_claim_arg *a = arg;
-    char lease[17];
-    uint64_t r;
+    const char *video;
+    uint64_t ms;
     int ret = 0;
 
     if (vod_jobs_expired(j, a->now)) {
@@ -278,10 +291,30 @@ vod_jobs_claim_fn(void *arg, const char *key, json_t *j)
         a->reaped++;
         ret = VOD_DB_WRITE;
     }
-    if (a->out != NULL || a->worker == NULL)
+    if (a->worker == NULL || !vod_jobs_due(j, a->now))
         return ret;
-    if (strcmp(vod_jobs_str(j, "state"), "queued") != 0 || vod_jobs_u64(j, "not_before") > a->now)
-        return ret;
+    video = vod_jobs_str(j, "video");
+    ms = vod_jobs_u64(json_object_get(j, "spec"), "duration_ms");
+    if (a->best[0] == '\0' || (strcmp(video, a->video) == 0 && ms > a->best_ms)) {
+        (void)snprintf(a->best, sizeof(a->best), "%s", key);
+        (void)snprintf(a->video, sizeof(a->video), "%s", video);
+        a->best_ms = ms;
+    }
+    return ret;
+}
+
+/* Leases the picked job, if it is still due. */
+static int
+vod_jobs_lease_fn(void *arg, const char *key, json_t *j)
+{
+    struct vod_jobs_claim_arg *a = arg;
+    char lease[17];
+    uint64_t r;
+
+    if (strcmp(key, a->best) != 0)
+        return 0;
+    if (!vod_jobs_due(j, a->now))
+        return VOD_DB_STOP;
     if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
         r = a->now * 2654435761u;
     (void)snprintf(lease, sizeof(lease), "%016" PRIx64, r);
@@ -293,18 +326,32 @@ vod_jobs_claim_fn(void *arg, const char *key, json_t *j)
     vod_jobs_set_u64(j, "started_ms", a->now);
     vod_jobs_set_str(j, "key", key);
     a->out = json_deep_copy(j);
-    return VOD_DB_WRITE;
+    return VOD_DB_WRITE | VOD_DB_STOP;
 }
 
 int
 vod_jobs_claim(struct vod_db *db, const struct vod_queue_params *p, const char *worker,
                uint64_t now_ms, json_t **job)
 {
-    struct vod_jobs_claim_arg a = {p, worker, now_ms, NULL, 0};
-    int rc;
+    struct vod_jobs_claim_arg a;
+    int rc = 0;
 
     *job = NULL;
-    rc = vod_db_each(db, "j:", true, vod_jobs_claim_fn, &a);
+    /* Pick in one transaction, lease in a second that checks the pick is
+     * still due; another claim in between (LMDB has one writer) makes
+     * this one pick again. */
+    for (int tries = 0; tries < 8 && rc == 0; tries++) {
+        memset(&a, 0, sizeof(a));
+        a.p = p;
+        a.worker = worker;
+        a.now = now_ms;
+        rc = vod_db_each(db, "j:", true, vod_jobs_claim_fn, &a);
+        if (rc != 0 || a.best[0] == '\0')
+            break;
+        rc = vod_db_each(db, a.best, true, vod_jobs_lease_fn, &a);
+        if (a.out != NULL)
+            break;
+    }
     if (rc != 0) {
         json_decref(a.out);
         return rc;
@@ -318,9 +365,12 @@ vod_jobs_claim(struct vod_db *db, const struct vod_queue_params *p, const char *
 int
 vod_jobs_reap(struct vod_db *db, const struct vod_queue_params *p, uint64_t now_ms)
 {
-    struct vod_jobs_claim_arg a = {p, NULL, now_ms, NULL, 0};
+    struct vod_jobs_claim_arg a;
     int rc;
 
+    memset(&a, 0, sizeof(a));
+    a.p = p;
+    a.now = now_ms;
     rc = vod_db_each(db, "j:", true, vod_jobs_claim_fn, &a);
     return rc != 0 ? rc : (int)a.reaped;
 }

@@ -4,9 +4,11 @@
  *
  * Records are JSON objects under string keys: "v:{video}" a video,
  * "j:{video}:{job}" a job, "p:{video}:{user}" a position. The queue is the
- * "j:" range: a worker claims the first job that is queued and due (or
- * whose lease ran out), in one write transaction, and gets a fresh lease
- * id; renewing, finishing or failing needs that lease id, so a worker that
+ * "j:" range: a worker claims a job that is queued and due (or whose
+ * lease ran out) -- of the first video in key order that has one, its
+ * longest (spec.duration_ms; ties in key order), so a video's short chunks
+ * fill the end and no core idles behind a long last one -- and gets a
+ * fresh lease id; renewing, finishing or failing needs that lease id, so a worker that
  * lost its lease (presumed dead, job re-queued) cannot touch the job again.
  * docs/vod.md says how this maps to PostgreSQL (SELECT ... FOR UPDATE SKIP
  * LOCKED on a jobs table).

@@ -1,8 +1,8 @@
 /*
- * test_vod_jobs.c -- the VOD job queue on LMDB: a claim leases the first
- * due job with a fresh lease id; renew, finish and fail need that id; an
- * expired lease re-queues the job (the attempt counts) with backoff; past
- * max_attempts the job fails; records survive a reopen.
+ * test_vod_jobs.c -- the VOD job queue on LMDB: a claim leases a due job
+ * (the longest of the first video that has one) with a fresh lease id; renew, finish and fail need
+ * that id; an expired lease re-queues the job (the attempt counts) with backoff; past max_attempts
+ * the job fails; records survive a reopen.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,11 +119,58 @@ t_setup(void **state)
     return 0;
 }
 
+static void
+t_add_dur(struct vod_db *db, const char *video, const char *id, int64_t ms)
+{
+    char key[64];
+    json_t *j = json_object(), *spec = json_object();
+
+    (void)snprintf(key, sizeof(key), "j:%s", id);
+    assert_int_equal(0, json_object_set_new(j, "id", json_string(id)));
+    assert_int_equal(0, json_object_set_new(j, "video", json_string(video)));
+    assert_int_equal(0, json_object_set_new(j, "state", json_string("queued")));
+    assert_int_equal(0, json_object_set_new(spec, "duration_ms", json_integer(ms)));
+    assert_int_equal(0, json_object_set_new(j, "spec", spec));
+    assert_int_equal(0, vod_db_put(db, key, j));
+    json_decref(j);
+}
+
+static void
+test_vod_jobs_longest_first(void **state)
+{
+    int64_t live = mem_live();
+    struct vod_queue_params qp = {1000, 2, 100};
+    static const char *const want[] = {"x.a00000", "x.v00001", "x.v00000", "x.v00002", "y.v00000"};
+    char dir[64] = "/tmp/cascade-vodjobs-XXXXXX";
+    struct vod_db *db = NULL;
+    json_t *j;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(0, vod_db_open(dir, 16 << 20, &db));
+    t_add_dur(db, "x", "x.v00000", 4000);
+    t_add_dur(db, "x", "x.v00001", 9000);
+    t_add_dur(db, "x", "x.v00002", 4000);
+    t_add_dur(db, "x", "x.a00000", 17000);
+    t_add_dur(db, "y", "y.v00000", 99000);
+    /* Within a video the longest first, ties in key order; videos in key order. */
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+        assert_int_equal(0, vod_jobs_claim(db, &qp, "w", 10000, &j));
+        assert_string_equal(want[i], t_str(j, "id"));
+        json_decref(j);
+    }
+    assert_int_equal(ERR_NOTFOUND, vod_jobs_claim(db, &qp, "w", 10000, &j));
+    vod_db_close(&db);
+    t_rm_rf(dir);
+    UNIT_END(live);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vod_jobs_lease_cycle),
+        cmocka_unit_test(test_vod_jobs_longest_first),
     };
 
     return cmocka_run_group_tests(tests, t_setup, NULL);
