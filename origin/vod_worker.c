@@ -10,8 +10,10 @@
  *
  * Synchronous: one httpc on a private event loop, one request at a time.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <signal.h>
@@ -248,22 +250,26 @@ vod_worker_upload_dir(struct vod_worker *w, const char *outdir, const char *rep)
 {
     char t[512], path[VOD_PATH_MAX];
     struct vod_worker_resp x;
-    FILE *ls;
+    struct dirent *de;
+    DIR *d;
     int rc = 0;
 
-    (void)vod_fmt(path, sizeof(path), "ls -1 '%s'", outdir);
-    ls = popen(path, "r");
-    if (ls == NULL)
+    d = opendir(outdir);
+    if (d == NULL)
         return -errno;
-    while (rc == 0 && fgets(t, sizeof(t), ls) != NULL) {
+    while (rc == 0 && (de = readdir(d)) != NULL) {
         char name[VOD_NAME_MAX + 1];
         struct stat st;
         char *data;
         int fd;
 
-        t[strcspn(t, "\n")] = '\0';
-        (void)vod_fmt(name, sizeof(name), "%s", t);
-        (void)vod_fmt(path, sizeof(path), "%s/%s", outdir, name);
+        if (de->d_name[0] == '.')
+            continue;
+        if (vod_fmt(name, sizeof(name), "%s", de->d_name) < 0 ||
+            vod_fmt(path, sizeof(path), "%s/%s", outdir, name) < 0) {
+            rc = ERR_LIMIT;
+            break;
+        }
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) != 0) {
             rc = ERR_NOTFOUND;
@@ -287,8 +293,27 @@ vod_worker_upload_dir(struct vod_worker *w, const char *outdir, const char *rep)
         xfree(data);
         (void)vod_worker_tick(w);
     }
-    (void)pclose(ls);
+    (void)closedir(d);
     return rc;
+}
+
+static int
+vod_worker_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        return rmdir(path) != 0 && errno != ENOENT ? -1 : 0;
+    return unlink(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* rm -rf without a shell: a job directory (absent is fine). */
+static void
+vod_worker_rm_rf(const char *dir)
+{
+    if (nftw(dir, vod_worker_rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        LOG(LOG_WARN, "vod_worker", "cleanup_failed", "conn=0 dir=%s err=%s", dir,
+            err_name(-errno));
 }
 
 /* Runs one claimed job; 0, or an error with why filled in. */
@@ -310,9 +335,7 @@ vod_worker_job(struct vod_worker *w, json_t *job, char *why, size_t whysz)
     uint32_t seg_ms = (uint32_t)json_integer_value(json_object_get(spec, "seg_ms"));
 
     (void)vod_fmt(jd, sizeof(jd), "%s/%s", w->dir, w->jid);
-    (void)vod_fmt(t, sizeof(t), "rm -rf '%s'", jd);
-    if (system(t) != 0)
-        XXX_HANDLE(0);
+    vod_worker_rm_rf(jd);
     rc = vod_mkdirs(jd);
     if (rc != 0) {
         (void)vod_fmt(why, whysz, "cannot make %s", jd);
@@ -448,9 +471,7 @@ vod_worker_job(struct vod_worker *w, json_t *job, char *why, size_t whysz)
         free(s); /* jansson's allocator */
         buf_free(&x.b);
     }
-    (void)vod_fmt(t, sizeof(t), "rm -rf '%s'", jd);
-    if (system(t) != 0)
-        XXX_HANDLE(0);
+    vod_worker_rm_rf(jd);
     if (st != 200) {
         (void)vod_fmt(why, whysz, "done report refused: %d", st);
         return ERR_UPSTREAM;
