@@ -6,7 +6,7 @@ pinned to its own core with taskset), next to one plain ffmpeg command that
 produces the same renditions with the same encoder options.
 
     bench/vod_bench.py [--seconds 300] [--size 1920x1080] [--ladder default|FILE]
-                       [--chunk 10s] [--origin PATH] [--keep]
+                       [--chunk 10s] [--origin PATH] [--rounds N] [--compare PATH] [--keep]
 
 What it does: makes a test-pattern source with a tone (keyframes every 2 s)
 once; for N in 1, 2 starts cascade-origin (vod.workers 0, the scene pass and
@@ -18,13 +18,28 @@ plus the audio, pinned to cores 0..1. Every process is a child of this
 script and is waited for, so RUSAGE_CHILDREN gives total CPU (user + sys,
 origin, workers, ffmpeg and ffprobe children included).
 
-Prints per run: wall time from the end of the upload to ready (and the
-transcode phase alone: from the first claim to ready), CPU seconds; then the
-two ratios the issue sets targets for: wall(2 workers) / wall(1 worker)
-<= 0.55, and CPU(Cascade, 2 workers) / CPU(plain ffmpeg) <= 1.05.
+--rounds N repeats (1 worker, 2 workers, plain) N times in alternation and
+prints the median ratios; --compare ORIGIN also runs 1 and 2 workers with
+another cascade-origin binary in every round (an A/B of two builds on the
+same source, under the same load). Each result line carries the 1-minute
+load average when the run ended: on a shared machine compare ratios from
+the same round, never absolute times.
 
-Measured 2026-11-24 on the shared 2-core dev machine (other sessions kept
-the load average at 4-12 throughout, so wall times are skewed):
+Prints per run: wall time from the end of the upload to ready (and the
+transcode phase alone: from the first claim to ready -- since the audio job
+is claimed while the origin still maps, nearly the whole wall time), CPU
+seconds; then the two ratios the issue sets targets for: wall(2 workers) /
+wall(1 worker) <= 0.55, and CPU(Cascade, 2 workers) / CPU(plain ffmpeg)
+<= 1.05.
+
+The 5-minute run (about 15 minutes on an idle 2-core machine: source 2,
+1 worker 7, 2 workers 3.5, plain 3.5), from a clean tree:
+
+    cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel -j2
+    /usr/bin/python3 bench/vod_bench.py --seconds 300 --origin build-rel/cascade-origin
+
+Measured 2026-11-24 (first session) on the shared 2-core dev machine, load
+average 4-12 from other sessions throughout, before the changes below:
 
   source               run          wall s  transcode s  CPU s
   60 s 1080p, default  1 worker      124.2      115.8     90.8
@@ -36,15 +51,18 @@ the load average at 4-12 throughout, so wall times are skewed):
                        plain ffmpeg  322.4        -      406.6
   ratios: wall 2w/1w 0.732 (transcode phase 0.715), CPU 2w/plain 1.070
 
-Reading them: the CPU the pipeline spends does not grow with parallelism
-(438 vs 435 s), but the second pinned core was largely taken by other
-sessions (the 2-worker run got 1.09 cores on average, the 1-worker run
-0.80), so the wall ratio mostly reflects what the machine left free; on an
-idle machine it is bounded by the serial map step (20 s of 546) and the
-last job. The 5-7 % CPU over plain ffmpeg is the scene pass (a second
-decode of reference frames), the stream-copy split, per-chunk encoder
-start-up and repackaging; the 60 s run was before the scene pass skipped
-non-reference frames.
+Since then (second session): the scene pass decodes only I and P frames
+and downscales with fast_bilinear (4.1 -> 2.6 CPU s per minute of this
+source, i.e. from 5.4 % to 3.4 % of the 5-rung ladder's 76 CPU s); the
+audio job is queued before the scene pass and runs during it; a video's
+longest due job is claimed first; workers no longer spawn shells per job.
+Chunking itself costs nothing measurable: the five-rung worker command on
+two 10 s chunks took 25.36 and 26.07 CPU s against 25.26 and 26.05 for the
+same 20 s in one piece (alternated, load 11-13). The A/B of the whole
+pipeline (--seconds 60 --rounds 2 --compare <previous build>) ran at load
+average 9-14 with other sessions building and benchmarking, so its wall
+times mean nothing; see the report for its CPU ratios. A quiet-machine
+5-minute run is still to be made.
 """
 
 import argparse
@@ -95,10 +113,10 @@ class Node:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
-def run_cascade(origin_bin, src, workers, workdir, ladder, chunk):
+def run_cascade(origin_bin, src, workers, workdir, ladder, chunk, rnd=0):
     port, rtmp = free_port(), free_port()
-    data = workdir / f"data{workers}"
-    conf = workdir / f"origin{workers}.conf"
+    data = workdir / f"data{workers}-{rnd}"
+    conf = workdir / f"origin{workers}-{rnd}.conf"
     conf.write_text(f"http.listen 127.0.0.1:{port}\nrtmp.listen 127.0.0.1:{rtmp}\n"
                     f"data.dir {data}\nladder {ladder}\nvod.workers 0\n"
                     f"vod.chunk_duration {chunk}\nvod.max_upload 64G\nlog.level warn\n")
@@ -119,7 +137,7 @@ def run_cascade(origin_bin, src, workers, workdir, ladder, chunk):
     for i in range(workers):
         procs.append(subprocess.Popen(
             ["taskset", "-c", str(i), origin_bin, "worker", "--origin", node.url(""),
-             "--name", f"bench{i}", "--dir", str(workdir / f"w{workers}-{i}")],
+             "--name", f"bench{i}", "--dir", str(workdir / f"w{workers}-{rnd}-{i}")],
             stdout=log, stderr=log))
     vid = V.upload_file(node, src)
     t0 = time.time()
@@ -140,7 +158,8 @@ def run_cascade(origin_bin, src, workers, workdir, ladder, chunk):
     origin.terminate()
     origin.wait(60)
     cpu = cpu_children() - cpu0
-    return {"workers": workers, "wall_s": round(t1 - t0, 2),
+    shutil.rmtree(data, ignore_errors=True)
+    return {"workers": workers, "load": round(os.getloadavg()[0], 1), "wall_s": round(t1 - t0, 2),
             "transcode_s": round(t1 - (first_claim or t0), 2), "cpu_s": round(cpu, 2),
             "chunks": len(s["chunks"]), "segments": s["segments"],
             "renditions": [r["id"] for r in s["renditions"]]}
@@ -168,7 +187,9 @@ def run_plain(src, workdir, renditions, preset, seg_ms=2000):
     t0 = time.time()
     subprocess.run(args, check=True)
     t1 = time.time()
-    return {"plain_ffmpeg": True, "wall_s": round(t1 - t0, 2),
+    shutil.rmtree(out, ignore_errors=True)
+    return {"plain_ffmpeg": True, "load": round(os.getloadavg()[0], 1),
+            "wall_s": round(t1 - t0, 2),
             "cpu_s": round(cpu_children() - cpu0, 2)}
 
 
@@ -179,6 +200,10 @@ def main():
     ap.add_argument("--ladder", default="default")
     ap.add_argument("--chunk", default="10s")
     ap.add_argument("--origin", default=None)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat 1 worker, 2 workers, plain this many times, alternating")
+    ap.add_argument("--compare", default=None, metavar="ORIGIN",
+                    help="A/B: each round also runs 1 and 2 workers with this other binary")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     origin_bin = a.origin
@@ -187,16 +212,15 @@ def main():
             if (SRC / d / "cascade-origin").exists():
                 origin_bin = str(SRC / d / "cascade-origin")
                 break
+    if origin_bin is None or not Path(origin_bin).exists():
+        sys.exit("cascade-origin not found: build build-rel (see the header) or pass --origin")
+    origin_bin = str(Path(origin_bin).resolve())
     workdir = Path(tempfile.mkdtemp(prefix="vod-bench-"))
     try:
         src = workdir / "source.mp4"
         t = time.time()
         V.make_static(src, seconds=a.seconds, size=a.size, rate=30, preset="veryfast")
         print(f"source: {a.seconds}s {a.size}, made in {time.time() - t:.1f}s", flush=True)
-        one = run_cascade(origin_bin, src, 1, workdir, a.ladder, a.chunk)
-        print(json.dumps(one), flush=True)
-        two = run_cascade(origin_bin, src, 2, workdir, a.ladder, a.chunk)
-        print(json.dumps(two), flush=True)
         w, h = (int(x) for x in a.size.split("x"))
         preset = "veryfast"
         rungs = DEFAULT_LADDER
@@ -213,13 +237,38 @@ def main():
             if rh <= h:
                 rw = (w * rh // h) // 2 * 2
                 picks.append((rid, rw, rh, kbps))
-        plain = run_plain(src, workdir, picks, preset)
-        print(json.dumps(plain), flush=True)
-        print(json.dumps({
-            "wall_2w_over_1w": round(two["wall_s"] / one["wall_s"], 3),
-            "transcode_2w_over_1w": round(two["transcode_s"] / one["transcode_s"], 3),
-            "cpu_2w_over_plain": round(two["cpu_s"] / plain["cpu_s"], 3),
-            "targets": {"wall_2w_over_1w": 0.55, "cpu_2w_over_plain": 1.05}}))
+        ratios = []
+        for rnd in range(a.rounds):
+            one = run_cascade(origin_bin, src, 1, workdir, a.ladder, a.chunk, rnd)
+            print(json.dumps(one), flush=True)
+            two = run_cascade(origin_bin, src, 2, workdir, a.ladder, a.chunk, rnd)
+            print(json.dumps(two), flush=True)
+            plain = run_plain(src, workdir, picks, preset)
+            print(json.dumps(plain), flush=True)
+            if a.compare:
+                b1 = run_cascade(a.compare, src, 1, workdir, a.ladder, a.chunk, rnd + 1000)
+                print(json.dumps(dict(b1, binary="compare")), flush=True)
+                b2 = run_cascade(a.compare, src, 2, workdir, a.ladder, a.chunk, rnd + 1000)
+                print(json.dumps(dict(b2, binary="compare")), flush=True)
+                print(json.dumps({
+                    "round": rnd, "compare": a.compare,
+                    "wall_2w_over_1w": round(b2["wall_s"] / b1["wall_s"], 3),
+                    "cpu_2w_over_plain": round(b2["cpu_s"] / plain["cpu_s"], 3),
+                    "cpu_1w_over_plain": round(b1["cpu_s"] / plain["cpu_s"], 3),
+                    "cpu_2w_over_this_2w": round(b2["cpu_s"] / two["cpu_s"], 3)}), flush=True)
+            ratios.append({
+                "round": rnd,
+                "wall_2w_over_1w": round(two["wall_s"] / one["wall_s"], 3),
+                "transcode_2w_over_1w": round(two["transcode_s"] / one["transcode_s"], 3),
+                "cpu_2w_over_plain": round(two["cpu_s"] / plain["cpu_s"], 3),
+                "cpu_1w_over_plain": round(one["cpu_s"] / plain["cpu_s"], 3),
+                "loadavg_1min": [one["load"], two["load"], plain["load"]],
+                "targets": {"wall_2w_over_1w": 0.55, "cpu_2w_over_plain": 1.05}})
+            print(json.dumps(ratios[-1]), flush=True)
+        if a.rounds > 1:
+            med = {k: sorted(r[k] for r in ratios)[len(ratios) // 2]
+                   for k in ("wall_2w_over_1w", "cpu_2w_over_plain", "cpu_1w_over_plain")}
+            print(json.dumps({"median": med}), flush=True)
     finally:
         if not a.keep:
             shutil.rmtree(workdir, ignore_errors=True)
