@@ -933,6 +933,12 @@ vod_status(struct vod *v, struct httpd_req *r, const char *id)
     vod_jset_int(prog, "failed", w.failed);
     AZ(json_object_set_new(rec, "progress", prog));
     AZ(json_object_set_new(rec, "jobs", w.chunks));
+    if (strcmp(vod_jstr(rec, "status"), "uploading") == 0) {
+        uint64_t have = 0, length = 0;
+
+        if (vod_resumable_state(v, id, &have, &length) == 0)
+            vod_jset_int(rec, "upload_offset", (int64_t)have);
+    }
     if (strcmp(vod_jstr(rec, "status"), "ready") == 0) {
         char u[96];
 

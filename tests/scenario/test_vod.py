@@ -199,6 +199,7 @@ def test_vod_resumable_upload_resumes_after_a_cut_connection(cdn):
                     f"Content-Type: application/offset+octet-stream\r\n"
                     f"Content-Length: {size - first}\r\n\r\n").encode() + data[first:cut_at])
     wait_for(lambda: offset() == cut_at, 10, what="the cut PATCH's bytes kept")
+    assert V.status(origin, vid)["upload_offset"] == cut_at
     # A wrong offset is refused with a code and where to resume.
     r = patch(first, data[first:])
     assert r.status == 409 and r.json()["error"]["code"] == "offset_mismatch", r.text
