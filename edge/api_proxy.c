@@ -185,21 +185,6 @@ api_reply_error(struct httpd_req *r, int status, const char *code, const char *m
     httpd_resp_send(r, status, "application/json", body, (size_t)n);
 }
 
-/* Origin-group order for api.upstream, with the edge's health settings. */
-static void
-api_upstream_conf(const struct edge_conf *c, struct upstream_conf *uc)
-{
-    upstream_conf_defaults(uc);
-    uc->hash = false;
-    uc->health_interval_ms = (uint32_t)c->upstream_health_interval;
-    uc->health_timeout_ms = (uint32_t)c->upstream_health_timeout;
-    uc->health_path = c->upstream_health_path;
-    uc->rise = (uint32_t)c->upstream_health_rise;
-    uc->fall = (uint32_t)c->upstream_health_fall;
-    uc->max_fails = (uint32_t)c->upstream_max_fails;
-    uc->fail_window_ms = (uint32_t)c->upstream_fail_window;
-}
-
 /* (Re)builds l->upset for api.upstream; empty: the worker's set is used. A
  * list the set cannot use keeps the old set (logged by upstream.c). */
 static void
@@ -215,7 +200,7 @@ api_loop_upstreams(struct api_loop *l, const struct edge_conf *c)
     }
     if (l->upset != NULL && strcmp(l->upset_list, c->api_upstream) == 0)
         return;
-    api_upstream_conf(c, &uc);
+    edge_upstream_conf(c, false, &uc); /* origin-group order */
     if (upstream_set_new(l->base, l->dns, &uc, c->api_upstream, l->id, &s) != 0) {
         LOG(LOG_ERR, "api", "upstreams_unusable", "conn=0 upstream=%s", c->api_upstream);
         return;

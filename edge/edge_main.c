@@ -97,12 +97,11 @@ edge_metrics_init(struct edge_metrics *m)
 
 /* ---- upstreams (issue 8): names, health, ring; edge/upstream.c ---- */
 
-static void
-edge_upstream_conf(const struct edge_conf *c, struct upstream_conf *uc)
+void
+edge_upstream_conf(const struct edge_conf *c, bool hash, struct upstream_conf *uc)
 {
     upstream_conf_defaults(uc);
-    uc->hash = c->upstream_select == UPSTREAM_SELECT_HASH ||
-               (c->upstream_select == UPSTREAM_SELECT_AUTO && c->role == EDGE_ROLE_EDGE);
+    uc->hash = hash;
     uc->ring.vnodes = (uint32_t)c->shield_vnodes;
     uc->ring.balance_pct = (uint32_t)c->shield_balance;
     uc->health_interval_ms = (uint32_t)c->upstream_health_interval;
@@ -136,10 +135,13 @@ edge_upstream_apply(struct edge_worker *w, const struct edge_conf *old, const st
 {
     struct upstream_set *s = NULL;
     struct upstream_conf uc;
+    bool hash;
 
     if (w->upset != NULL && !edge_upstream_changed(old, c))
         return;
-    edge_upstream_conf(c, &uc);
+    hash = c->upstream_select == UPSTREAM_SELECT_HASH ||
+           (c->upstream_select == UPSTREAM_SELECT_AUTO && c->role == EDGE_ROLE_EDGE);
+    edge_upstream_conf(c, hash, &uc);
     if (upstream_set_new(w->base, w->dns, &uc, c->upstream, node_worker_id(w->nw), &s) != 0) {
         LOG(LOG_ERR, "edge", "upstreams_unusable", "conn=0 upstream=%s", c->upstream);
         return;
