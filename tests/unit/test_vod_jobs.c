@@ -132,12 +132,12 @@ test_vod_jobs_longest_first(void **state)
     int64_t live = mem_live();
     struct vod_queue_params qp = {1000, 2, 100};
     static const char *const want[] = {"x.a00000", "x.v00001", "x.v00000", "x.v00002", "y.v00000"};
-    char dir[64] = "/tmp/cascade-vodjobs-XXXXXX";
+    char dir[64];
     struct vod_db *db = NULL;
     json_t *j;
 
     (void)state;
-    assert_non_null(mkdtemp(dir));
+    unit_tmpdir(dir, sizeof(dir), "vodjobs");
     assert_int_equal(0, vod_db_open(dir, 16 << 20, &db));
     t_add_dur(db, "x", "x.v00000", 4000);
     t_add_dur(db, "x", "x.v00001", 9000);
@@ -152,7 +152,7 @@ test_vod_jobs_longest_first(void **state)
     }
     assert_int_equal(ERR_NOTFOUND, vod_jobs_claim(db, &qp, "w", 10000, &j));
     vod_db_close(&db);
-    t_rm_rf(dir);
+    unit_rm_rf(dir);
     UNIT_END(live);
 }
 
