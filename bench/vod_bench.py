@@ -70,6 +70,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -266,7 +267,7 @@ def main():
                 "targets": {"wall_2w_over_1w": 0.55, "cpu_2w_over_plain": 1.05}})
             print(json.dumps(ratios[-1]), flush=True)
         if a.rounds > 1:
-            med = {k: sorted(r[k] for r in ratios)[len(ratios) // 2]
+            med = {k: round(statistics.median(r[k] for r in ratios), 3)
                    for k in ("wall_2w_over_1w", "cpu_2w_over_plain", "cpu_1w_over_plain")}
             print(json.dumps({"median": med}), flush=True)
     finally:
