@@ -46,7 +46,7 @@ enum vod_upload_verdict {
  * Content-Length <= length.
  */
 enum vod_upload_verdict vod_upload_patch(uint64_t length, uint64_t have, const char *offset_field,
-                                         const char *clen_field, uint64_t *offset);
+                                         const char *clen_field, uint64_t *offset) WARN_UNUSED;
 
 /* Aborts unless (verdict, offset) is consistent with the inputs (fuzzing). */
 void vod_upload_check(uint64_t length, uint64_t have, const char *clen_field,
