@@ -58,11 +58,26 @@ audio job is queued before the scene pass and runs during it; a video's
 longest due job is claimed first; workers no longer spawn shells per job.
 Chunking itself costs nothing measurable: the five-rung worker command on
 two 10 s chunks took 25.36 and 26.07 CPU s against 25.26 and 26.05 for the
-same 20 s in one piece (alternated, load 11-13). The A/B of the whole
-pipeline (--seconds 60 --rounds 2 --compare <previous build>) ran at load
-average 9-14 with other sessions building and benchmarking, so its wall
-times mean nothing; see the report for its CPU ratios. A quiet-machine
-5-minute run is still to be made.
+same 20 s in one piece (alternated, load 11-13).
+
+A/B of the whole pipeline, this build against the one before these changes
+(--seconds 60 --rounds 2 --compare OLD), 1-minute load average 4.6-8.9
+with other sessions working (CPU s / wall s):
+
+  round  run            this build       previous build   plain ffmpeg
+  0      1 worker       84.3 / 107.7     82.3 /  83.8     80.6 / 52.8
+         2 workers      84.1 /  57.5     86.5 /  81.0
+  1      1 worker       83.7 / 104.4     85.4 / 120.8     82.9 / 85.6
+         2 workers      88.2 / 134.1     85.0 /  72.7
+
+  CPU / plain, mean of the four Cascade runs: this 1.041, previous 1.038;
+  round 0 of this build: wall 2w/1w 0.534, CPU 2w/plain 1.044.
+
+The whole-pipeline CPU differences are within the noise (+-3 % between
+runs of the same binary), below what the scene pass saves (1.5 of 84 CPU
+s); wall times swing by 2x with what the other sessions run on the pinned
+core. The one round that ran on mostly free cores met both targets; the
+5-minute run on a quiet machine is still to be made.
 """
 
 import argparse
