@@ -206,10 +206,27 @@ edge_obj_name_end(const char *s, const char *end)
     return p != s && p < end && *p == '\0' ? p : NULL;
 }
 
+/* Has v a zero byte? (Exact: no false positives, so no byte is skipped wrongly.) */
+static uint64_t
+edge_obj_zero_byte(uint64_t v)
+{
+    return (v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull;
+}
+
 /* The NUL ending a value that starts at s, or NULL (none, or CR or LF first). */
 static const char *
 edge_obj_value_end(const char *s, const char *end)
 {
+    uint64_t w;
+
+    /* Eight bytes at a time up to the word holding a NUL, CR or LF. */
+    while (end - s >= 8) {
+        memcpy(&w, s, 8);
+        if (edge_obj_zero_byte(w) | edge_obj_zero_byte(w ^ 0x0d0d0d0d0d0d0d0dull) |
+            edge_obj_zero_byte(w ^ 0x0a0a0a0a0a0a0a0aull))
+            break;
+        s += 8;
+    }
     for (; s < end; s++) {
         if (*s == '\0')
             return s;
