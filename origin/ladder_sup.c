@@ -42,6 +42,7 @@
 #define LADDER_SUP_SLOW_TICKS 8     /* consecutive ticks behind before dropping a rung */
 #define LADDER_SUP_ARGV_MAX 512
 #define LADDER_SUP_ARGBUF (16u << 10)
+#define LADDER_SUP_AAC_PRIMING 1024 /* samples: ffmpeg's aac encoder's initial padding */
 
 enum ladder_sup_state {
     LADDER_SUP_OFF = 0,
@@ -53,7 +54,9 @@ enum ladder_sup_state {
 
 struct ladder_sup_reader {
     struct ladder_sup *s; /* borrowed: the owner */
-    unsigned rung;
+    unsigned rung;        /* video: index in picks; audio: index in the ladder's audio */
+    bool audio;
+    bool dead;          /* failed: its output is ignored */
     struct pkg_fmp4 *f; /* owned; NULL once failed */
 };
 
@@ -73,9 +76,15 @@ struct ladder_sup {
     uint8_t *cfg; /* owned: the AVC sequence header tag body */
     size_t cfg_len;
     struct ladder_worker *w; /* owned while RUNNING */
-    struct ladder_sup_reader readers[LADDER_MAX_VIDEO];
-    unsigned nreaders;
-    bool counted; /* holds one of the process's worker slots */
+    struct ladder_sup_reader readers[LADDER_MAX_VIDEO + LADDER_MAX_AUDIO];
+    unsigned nreaders; /* video readers first, then naudio audio ones */
+    uint8_t *acfg;     /* owned: the AAC sequence header tag body, NULL without audio */
+    size_t acfg_len;
+    uint32_t asr;         /* the source's sample rate (the encoded rungs keep it) */
+    unsigned naudio;      /* audio outputs of the running worker */
+    bool audio_fed;       /* the running worker has had its first audio tag */
+    int64_t audio_offset; /* ticks: where its audio output time 0 is on the timeline */
+    bool counted;         /* holds one of the process's worker slots */
     bool stop_requested;
     bool restart_now; /* the exit was ours (slow): no backoff */
     uint32_t backoff_ms;
@@ -166,6 +175,19 @@ ladder_sup_reader_cb(void *arg, const struct pkg_out *out)
 }
 
 static void
+ladder_sup_reader_fail(struct ladder_sup *s, struct ladder_sup_reader *r, int rc)
+{
+    metric_inc(ladder_sup_g.reader_errors);
+    LOG(LOG_WARN, "ladder", "reader_failed", "stream=%s rung=%s err=%s", s->name,
+        r->audio ? s->conf.ladder->audio[r->rung].id : s->picks[r->rung].rung->id, err_name(rc));
+    pkg_fmp4_free(&r->f);
+    r->dead = true;
+    /* A rung we cannot read is as good as a dead worker. */
+    if (s->w != NULL)
+        ladder_worker_kill(s->w, SIGKILL);
+}
+
+static void
 ladder_sup_out_cb(void *arg, unsigned idx, const uint8_t *p, size_t len)
 {
     struct ladder_sup *s;
@@ -176,18 +198,16 @@ ladder_sup_out_cb(void *arg, unsigned idx, const uint8_t *p, size_t len)
     if (idx >= s->nreaders)
         return;
     r = &s->readers[idx];
-    if (r->f == NULL)
+    if (r->dead)
         return;
-    rc = pkg_fmp4_feed(r->f, p, len);
-    if (rc != 0) {
-        metric_inc(ladder_sup_g.reader_errors);
-        LOG(LOG_WARN, "ladder", "reader_failed", "stream=%s rung=%s err=%s", s->name,
-            s->picks[r->rung].rung->id, err_name(rc));
-        pkg_fmp4_free(&r->f);
-        /* A rung we cannot read is as good as a dead worker. */
-        if (s->w != NULL)
-            ladder_worker_kill(s->w, SIGKILL);
+    if (r->f == NULL) {
+        /* Audio output before any audio input: it cannot be placed on the timeline. */
+        ladder_sup_reader_fail(s, r, ERR_PROTO);
+        return;
     }
+    rc = pkg_fmp4_feed(r->f, p, len);
+    if (rc != 0)
+        ladder_sup_reader_fail(s, r, rc);
 }
 
 static void
@@ -511,6 +531,38 @@ ladder_sup_build_argv(struct ladder_sup *s, struct ladder_sup_argv *a)
         ladder_sup_arg(a, "90000");
         ladder_sup_arg(a, ladder_sup_strf(a, "pipe:%u", LADDER_WORKER_FIRST_OUT_FD + (i - s->top)));
     }
+    /*
+     * The audio rungs: AAC at the source's sample rate, one fragment per
+     * segment duration (-frag_duration: an audio-only mp4 has no keyframes
+     * to cut at), so every rung cuts after the same number of frames.
+     */
+    for (i = 0; i < s->naudio; i++) {
+        const char *aargv[16];
+        char *abuf = a->buf + a->used;
+        int n;
+
+        if (a->used >= sizeof(a->buf))
+            return ERR_LIMIT;
+        n = ladder_audio_args(&s->conf.ladder->audio[i], abuf, sizeof(a->buf) - a->used, aargv,
+                              ARRAY_SIZE(aargv));
+        if (n < 0)
+            return n;
+        for (j = 0; j < (unsigned)n; j++)
+            a->used += strlen(aargv[j]) + 1;
+        ladder_sup_arg(a, "-map");
+        ladder_sup_arg(a, "0:a:0");
+        for (j = 0; j < (unsigned)n; j++)
+            ladder_sup_arg(a, aargv[j]);
+        ladder_sup_arg(a, "-vn");
+        ladder_sup_arg(a, "-f");
+        ladder_sup_arg(a, "mp4");
+        ladder_sup_arg(a, "-movflags");
+        ladder_sup_arg(a, "frag_keyframe+empty_moov+default_base_moof");
+        ladder_sup_arg(a, "-frag_duration");
+        ladder_sup_arg(a, ladder_sup_strf(a, "%" PRIu64, (uint64_t)s->conf.segment_ms * 1000u));
+        ladder_sup_arg(a, ladder_sup_strf(a, "pipe:%u",
+                                          LADDER_WORKER_FIRST_OUT_FD + (s->npicks - s->top) + i));
+    }
     return a->full ? ERR_LIMIT : 0;
 }
 
@@ -528,9 +580,9 @@ ladder_sup_put_tag(uint8_t *h, uint8_t type, size_t len, uint32_t ts)
     h[8] = h[9] = h[10] = 0;
 }
 
-/* One FLV video tag into the worker's input (header, body, PreviousTagSize). */
+/* One FLV tag (8 audio, 9 video) into the worker's input (header, body, PreviousTagSize). */
 static int
-ladder_sup_feed(struct ladder_sup *s, const uint8_t *body, size_t len, uint32_t ts)
+ladder_sup_feed(struct ladder_sup *s, uint8_t type, const uint8_t *body, size_t len, uint32_t ts)
 {
     uint8_t h[11], t[4];
     uint32_t total = (uint32_t)len + 11;
@@ -538,7 +590,7 @@ ladder_sup_feed(struct ladder_sup *s, const uint8_t *body, size_t len, uint32_t 
 
     if (len >= (1u << 24))
         return ERR_LIMIT;
-    ladder_sup_put_tag(h, 9, len, ts);
+    ladder_sup_put_tag(h, type, len, ts);
     t[0] = (uint8_t)(total >> 24);
     t[1] = (uint8_t)(total >> 16);
     t[2] = (uint8_t)(total >> 8);
@@ -556,7 +608,7 @@ ladder_sup_feed(struct ladder_sup *s, const uint8_t *body, size_t len, uint32_t 
 static void
 ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t base_ms)
 {
-    static const uint8_t flv_head[13] = {'F', 'L', 'V', 1, 1, 0, 0, 0, 9, 0, 0, 0, 0};
+    uint8_t flv_head[13] = {'F', 'L', 'V', 1, 1, 0, 0, 0, 9, 0, 0, 0, 0};
     struct ladder_worker_params wp;
     struct ladder_worker_cbs cbs;
     struct ladder_sup_argv *a;
@@ -571,6 +623,7 @@ ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t
         s->state = LADDER_SUP_OFF;
         return;
     }
+    s->naudio = s->acfg != NULL ? s->conf.ladder->n_audio : 0;
     a = xcalloc(1, sizeof(*a));
     rc = ladder_sup_build_argv(s, a);
     if (rc != 0) {
@@ -581,7 +634,7 @@ ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t
     }
     memset(&wp, 0, sizeof(wp));
     wp.argv = a->argv;
-    wp.nout = s->npicks - s->top;
+    wp.nout = s->npicks - s->top + s->naudio;
     wp.nice = s->conf.nice;
     wp.stream = s->name;
     memset(&cbs, 0, sizeof(cbs));
@@ -604,7 +657,17 @@ ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t
     metric_gauge_add(ladder_sup_g.running_g, 1);
     /* Output time 0 is the keyframe's presentation time on the stream's timeline. */
     key_ms = base_ms + dts_ms + (uint64_t)(cts_ms > 0 ? cts_ms : 0);
-    for (i = 0; i < wp.nout; i++) {
+    memset(s->readers, 0, sizeof(s->readers));
+    for (i = 0; i < s->naudio; i++) {
+        /* Made at the first audio tag fed, which says where their time 0 is. */
+        struct ladder_sup_reader *r = &s->readers[s->npicks - s->top + i];
+
+        r->s = s;
+        r->rung = i;
+        r->audio = true;
+    }
+    s->audio_fed = false;
+    for (i = 0; i < s->npicks - s->top; i++) {
         struct pkg_fmp4_params fp;
         struct ladder_sup_reader *r = &s->readers[i];
 
@@ -631,11 +694,15 @@ ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t
     s->keeping_up_ms = 0;
     s->term_sent_ms = 0;
     s->stop_requested = false;
+    if (s->naudio > 0)
+        flv_head[4] = 5; /* SPEC: FLV 1.0 E.2 -- TypeFlagsAudio | TypeFlagsVideo */
+    /* Both sequence headers first, so the demuxer has both streams at once. */
     if (ladder_worker_write(s->w, flv_head, sizeof(flv_head)) != 0 ||
-        ladder_sup_feed(s, s->cfg, s->cfg_len, dts_ms) != 0)
+        ladder_sup_feed(s, 9, s->cfg, s->cfg_len, dts_ms) != 0 ||
+        (s->naudio > 0 && ladder_sup_feed(s, 8, s->acfg, s->acfg_len, dts_ms) != 0))
         ladder_worker_kill(s->w, SIGKILL);
-    LOG(LOG_INFO, "ladder", "started", "stream=%s rungs=%u top=%s key_ms=%" PRIu64, s->name,
-        wp.nout, s->picks[s->top].rung->id, key_ms);
+    LOG(LOG_INFO, "ladder", "started", "stream=%s rungs=%u audio_rungs=%u top=%s key_ms=%" PRIu64,
+        s->name, s->npicks - s->top, s->naudio, s->picks[s->top].rung->id, key_ms);
 }
 
 /* ---- the API ---- */
@@ -685,6 +752,7 @@ ladder_sup_free(struct ladder_sup **ps)
     event_free(s->restart_ev);
     event_free(s->reap_ev);
     xfree(s->cfg);
+    xfree(s->acfg);
     FREE_OBJ(s);
     *ps = NULL;
 }
@@ -734,12 +802,91 @@ ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint3
     }
     if (s->state != LADDER_SUP_RUNNING || s->w == NULL || s->stop_requested)
         return;
-    if (ladder_sup_feed(s, tag, len, dts_ms) != 0) {
+    if (ladder_sup_feed(s, 9, tag, len, dts_ms) != 0) {
         metric_inc(ladder_sup_g.input_dropped);
         return;
     }
     s->fed_last_dts = dts_ms;
     s->fed_since_adv++;
+}
+
+unsigned
+ladder_sup_audio_config(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t sample_rate)
+{
+    bool running;
+
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    if (s->conf.ladder->n_audio == 0 || sample_rate == 0)
+        return 0;
+    if (s->acfg != NULL && s->acfg_len == len && memcmp(s->acfg, tag, len) == 0)
+        return s->conf.ladder->n_audio;
+    xfree(s->acfg);
+    s->acfg = xmalloc(len);
+    memcpy(s->acfg, tag, len);
+    s->acfg_len = len;
+    s->asr = sample_rate;
+    running = s->state == LADDER_SUP_RUNNING && s->w != NULL && !s->stop_requested;
+    LOG(LOG_INFO, "ladder", "audio_config", "stream=%s sample_rate=%" PRIu32 " restart=%d", s->name,
+        sample_rate, running);
+    /* The audio outputs are in the worker's command line: start it again with them. */
+    if (running) {
+        s->restart_now = true;
+        ladder_worker_kill(s->w, SIGKILL);
+    }
+    return s->conf.ladder->n_audio;
+}
+
+void
+ladder_sup_audio_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
+                     uint64_t base_ms)
+{
+    unsigned i, first = s->npicks - s->top;
+    int64_t off;
+
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    if (s->state != LADDER_SUP_RUNNING || s->w == NULL || s->stop_requested || s->naudio == 0)
+        return;
+    if (!s->audio_fed) {
+        if (dts_ms < s->fed_first_dts)
+            return; /* before the keyframe the worker started at */
+        /*
+         * The encoder's first packet is its priming frame, one frame before
+         * the first input sample, and the mp4 muxer puts that packet at 0.
+         */
+        off = (int64_t)((base_ms + dts_ms) * s->asr / 1000u) - LADDER_SUP_AAC_PRIMING;
+        s->audio_offset = off > 0 ? off : 0;
+        for (i = 0; i < s->naudio; i++) {
+            struct pkg_fmp4_params fp;
+            struct ladder_sup_reader *r = &s->readers[first + i];
+
+            memset(&fp, 0, sizeof(fp));
+            fp.track = PKG_AUDIO;
+            fp.offset = s->audio_offset;
+            fp.stream = s->name;
+            if (pkg_fmp4_new(&r->f, &fp, ladder_sup_reader_cb, r) != 0) {
+                r->f = NULL;
+                r->dead = true;
+            }
+        }
+        s->audio_fed = true;
+    }
+    if (ladder_sup_feed(s, 8, tag, len, dts_ms) != 0)
+        metric_inc(ladder_sup_g.input_dropped);
+}
+
+unsigned
+ladder_sup_audio_rungs(const struct ladder_sup *s)
+{
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    return s->acfg != NULL ? s->conf.ladder->n_audio : 0;
+}
+
+bool
+ladder_sup_audio_live(const struct ladder_sup *s, unsigned rung)
+{
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    return s->state == LADDER_SUP_RUNNING && s->w != NULL && s->term_sent_ms == 0 &&
+           rung < s->naudio && s->readers[s->npicks - s->top + rung].f != NULL;
 }
 
 void

@@ -18,8 +18,9 @@ import pytest
 
 import browser
 from cdn import wait_for
-from ladder_lib import (band_diff, decode_files, follow_live, gray_frame, mpd, periods,
-                        player_result, run_player, tfdt, video_reps, video_sets, worker_pids)
+from ladder_lib import (audio_reps, band_diff, beeps, decode_audio, decode_files, follow_live,
+                        gray_frame, mpd, periods, player_result, run_player, tfdt, timeline,
+                        video_reps, video_sets, worker_pids)
 
 SEG_S = 2.0
 
@@ -77,6 +78,67 @@ def test_ladder_lists_aligned_decodable_renditions(cdn, ffmpeg):
         assert rc == 0 and not err.strip(), (r, err[:500])
         assert frames >= 30 * SEG_S * (len(names) - 1), (r, frames)
     assert origin.metric("origin.ladder.worker_crashes") == 0
+
+
+def check_audio_rungs(origin, name, decode=True):
+    """The AAC rungs: listed in their own audio set, every listed segment on disk, decodable."""
+    root = mpd(origin, name)
+    reps = audio_reps(root)
+    assert {"a0", "a0-aac128", "a0-aac64"} <= set(reps), reps
+    enc = reps["a0-aac128"]["set"]
+    assert reps["a0-aac64"]["set"] == enc != reps["a0"]["set"]
+    for r in ("a0-aac128", "a0-aac64"):
+        assert reps[r]["codecs"] == "mp4a.40.2", reps[r]
+        assert reps[r]["audioSamplingRate"] == reps["a0"]["audioSamplingRate"], reps[r]
+    assert 128000 <= int(reps["a0-aac128"]["bandwidth"]) < 200000, reps
+    assert 64000 <= int(reps["a0-aac64"]["bandwidth"]) < 128000, reps
+    tl = timeline(root, enc)
+    assert len(tl) >= 2, tl
+    # Contiguous: no gap a player would stall at (under a frame is allowed).
+    rate = int(reps["a0"]["audioSamplingRate"])
+    for (t0, d0), (t1, _) in zip(tl, tl[1:]):
+        assert 0 <= t1 - (t0 + d0) < rate // 50, (t0, d0, t1)
+    d = origin.live_dir(name)
+    for r in ("a0-aac128", "a0-aac64"):
+        have = set(origin.segments(name, r))
+        assert all(t in have for t, _ in tl), (r, [t for t, _ in tl if t not in have])
+        if decode:
+            files = [d / r / "init.mp4"] + [d / r / f"{t}.m4s" for t, _ in tl]
+            rc, err, secs = decode_audio(files)
+            assert rc == 0 and not err.strip(), (r, err[:500])
+            span = (tl[-1][0] + tl[-1][1] - tl[0][0]) / rate
+            assert secs >= span - 0.1, (r, secs, span)
+    return tl
+
+
+def test_ladder_audio_rungs(cdn, ffmpeg):
+    # A beep every second marks the time, to check the encoded audio sits where a0 does.
+    plain = ffmpeg.publish_argv
+    ffmpeg.publish_argv = lambda *a, **k: [x.replace("sine=frequency=1000", "sine=f=1000:b=4")
+                                           for x in plain(*a, **k)]  # fmt: skip
+    origin = ladder_origin(cdn)
+    st = origin.create_stream("aud")
+    pub = ffmpeg.publish(origin.publish_url(st), seconds=12)
+    wait_rungs(origin, "aud", ["v0", "v0-360p"], segments=3)
+    wait_for(lambda: len(origin.segments("aud", "a0-aac64")) >= 3, timeout=20,
+             what="encoded audio segments")
+    pub.wait(60)
+    wait_for(lambda: not worker_pids(origin), timeout=20, what="worker exit")
+    tl = check_audio_rungs(origin, "aud")
+    assert origin.metric("origin.ladder.fillers") == 0
+    # In sync with the passthrough audio (and so with the video): same beeps, same times.
+    d = origin.live_dir("aud")
+    rate = int(audio_reps(mpd(origin, "aud"))["a0"]["audioSamplingRate"])
+    a0 = origin.segments("aud", "a0")
+    ref = beeps([d / "a0" / "init.mp4"] + [d / "a0" / f"{t}.m4s" for t in a0], a0[0], rate)
+    for r in ("a0-aac128", "a0-aac64"):
+        got = beeps([d / r / "init.mp4"] + [d / r / f"{t}.m4s" for t, _ in tl], tl[0][0], rate)
+        # (a beep cut by the start of either is not a marker)
+        start = max(tl[0][0], a0[0]) / rate + 0.1
+        pairs = [(x, min(ref, key=lambda y: abs(y - x))) for x in got if x > start]
+        assert len(pairs) >= 4, (got, ref)
+        assert all(abs(x - y) <= 0.003 for x, y in pairs), (r, pairs)
+    print(f"audio rungs: {len(tl)} segments, d={[d for _, d in tl]}")
 
 
 def test_ladder_file_never_upscales(cdn, ffmpeg):
