@@ -38,8 +38,10 @@
 
 #define LADDER_SUP_TICK_MS 250
 #define LADDER_SUP_TERM_GRACE_MS 1000
-#define LADDER_SUP_HEALTHY_MS 30000 /* running this long resets the backoff */
-#define LADDER_SUP_SLOW_TICKS 8     /* consecutive ticks behind before dropping a rung */
+#define LADDER_SUP_HEALTHY_MS 30000   /* running this long resets the backoff */
+#define LADDER_SUP_GOP_MAX (8u << 20) /* a longer GOP is not kept: restarts wait for a keyframe */
+#define LADDER_SUP_GOP_ENTRY 9
+#define LADDER_SUP_SLOW_TICKS 8 /* consecutive ticks behind before dropping a rung */
 #define LADDER_SUP_ARGV_MAX 512
 #define LADDER_SUP_ARGBUF (16u << 10)
 #define LADDER_SUP_AAC_PRIMING 1024 /* samples: ffmpeg's aac encoder's initial padding */
@@ -102,13 +104,26 @@ struct ladder_sup {
     struct event *restart_ev;   /* owned: backoff timer */
     struct event *reap_ev;      /* owned: frees a worker outside its callback */
     struct ladder_worker *dead; /* owned: a worker whose exit callback ran */
+    unsigned fails;             /* crashes in a row (a healthy run resets it) */
+    /*
+     * The session's tags since its latest video keyframe (the GOP in
+     * progress), so a restarted worker starts at that keyframe at once and
+     * catches up faster than real time instead of waiting for the next one.
+     * Entries: type (1 byte), dts ms (4), length (4), the tag body.
+     */
+    uint8_t *gop;
+    size_t gop_len, gop_cap;
+    bool gop_valid; /* starts at a keyframe and is complete */
+    uint32_t gop_dts;
+    int32_t gop_cts;
+    uint64_t gop_base_ms;
 };
 
 static struct {
     bool init;
     unsigned running;
     struct metric *starts, *restarts, *crashes, *hangs, *slow, *restored, *refused, *running_g,
-        *segments, *lag_ms, *speed, *input_dropped, *reader_errors;
+        *segments, *asegments, *lag_ms, *speed, *input_dropped, *reader_errors;
 } ladder_sup_g;
 
 static void
@@ -134,7 +149,9 @@ ladder_sup_metrics_init(void)
         "origin.ladder.refused", "Streams left passthrough-only: ladder.max_workers were running.");
     ladder_sup_g.running_g = metrics_gauge("origin.ladder.workers", "Transcoder workers running.");
     ladder_sup_g.segments =
-        metrics_counter("origin.ladder.segments", "Encoded media segments repackaged.");
+        metrics_counter("origin.ladder.segments", "Encoded video segments repackaged.");
+    ladder_sup_g.asegments =
+        metrics_counter("origin.ladder.audio_segments", "Encoded audio segments repackaged.");
     ladder_sup_g.lag_ms =
         metrics_gauge("origin.ladder.lag_ms",
                       "Largest lag of a worker's output behind its input, ms (last tick).");
@@ -165,7 +182,7 @@ ladder_sup_reader_cb(void *arg, const struct pkg_out *out)
     struct pkg_rep_info info;
 
     if (out->kind == PKG_OUT_SEGMENT) {
-        metric_inc(ladder_sup_g.segments);
+        metric_inc(r->audio ? ladder_sup_g.asegments : ladder_sup_g.segments);
         r->s->fn(r->s->arg, r->rung, out, NULL);
         return 0;
     }
@@ -290,14 +307,23 @@ ladder_sup_exited_cb(void *arg, int status)
         s->state = LADDER_SUP_IDLE;
         return;
     }
+    s->state = LADDER_SUP_BACKOFF;
     if (s->restart_now) {
+        /* Ours (slow, restore, disclaimer): again at once, from the GOP in progress. */
         s->restart_now = false;
-        s->state = LADDER_SUP_WAIT;
+        event_active(s->restart_ev, EV_TIMEOUT, 0);
         return;
     }
-    if (ladder_sup_now_ms() - s->started_ms > LADDER_SUP_HEALTHY_MS)
+    if (ladder_sup_now_ms() - s->started_ms > LADDER_SUP_HEALTHY_MS) {
         s->backoff_ms = s->conf.backoff_min_ms;
-    s->state = LADDER_SUP_BACKOFF;
+        s->fails = 0;
+    }
+    /* The first crash after a healthy run restarts at once; then the backoff doubles. */
+    if (s->fails++ == 0) {
+        event_active(s->restart_ev, EV_TIMEOUT, 0);
+        LOG(LOG_INFO, "ladder", "restart_scheduled", "stream=%s backoff_ms=0", s->name);
+        return;
+    }
     tv.tv_sec = s->backoff_ms / 1000;
     tv.tv_usec = (suseconds_t)(s->backoff_ms % 1000) * 1000;
     AZ(evtimer_add(s->restart_ev, &tv));
@@ -307,6 +333,8 @@ ladder_sup_exited_cb(void *arg, int status)
         s->backoff_ms * 2 > s->conf.backoff_max_ms ? s->conf.backoff_max_ms : s->backoff_ms * 2;
 }
 
+static void ladder_sup_replay(struct ladder_sup *s);
+
 static void
 ladder_sup_restart_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -315,8 +343,10 @@ ladder_sup_restart_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     CAST_OBJ_NOTNULL(s, arg, LADDER_SUP_MAGIC);
-    if (s->state == LADDER_SUP_BACKOFF)
-        s->state = LADDER_SUP_WAIT;
+    if (s->state != LADDER_SUP_BACKOFF)
+        return;
+    s->state = LADDER_SUP_WAIT;
+    ladder_sup_replay(s);
 }
 
 /* ---- hang and lag ---- */
@@ -753,6 +783,7 @@ ladder_sup_free(struct ladder_sup **ps)
     event_free(s->reap_ev);
     xfree(s->cfg);
     xfree(s->acfg);
+    xfree(s->gop);
     FREE_OBJ(s);
     *ps = NULL;
 }
@@ -788,11 +819,11 @@ ladder_sup_video_config(struct ladder_sup *s, const uint8_t *tag, size_t len, ui
     return s->npicks;
 }
 
-void
-ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
-                     int32_t cts_ms, bool key, uint64_t base_ms)
+/* A video tag into the worker (starting one at a keyframe when one is wanted). */
+static void
+ladder_sup_video_in(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
+                    int32_t cts_ms, bool key, uint64_t base_ms)
 {
-    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
     if (s->state == LADDER_SUP_IDLE)
         s->state = LADDER_SUP_WAIT; /* a new session */
     if (s->state == LADDER_SUP_WAIT && key && s->w == NULL) {
@@ -808,6 +839,120 @@ ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint3
     }
     s->fed_last_dts = dts_ms;
     s->fed_since_adv++;
+}
+
+static void
+ladder_sup_audio_in(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
+                    uint64_t base_ms)
+{
+    unsigned i, first = s->npicks - s->top;
+    int64_t off;
+
+    if (s->state != LADDER_SUP_RUNNING || s->w == NULL || s->stop_requested || s->naudio == 0)
+        return;
+    if (!s->audio_fed) {
+        if (dts_ms < s->fed_first_dts)
+            return; /* before the keyframe the worker started at */
+        /*
+         * The encoder's first packet is its priming frame, one frame before
+         * the first input sample, and the mp4 muxer puts that packet at 0.
+         */
+        off = (int64_t)((base_ms + dts_ms) * s->asr / 1000u) - LADDER_SUP_AAC_PRIMING;
+        s->audio_offset = off > 0 ? off : 0;
+        for (i = 0; i < s->naudio; i++) {
+            struct pkg_fmp4_params fp;
+            struct ladder_sup_reader *r = &s->readers[first + i];
+
+            memset(&fp, 0, sizeof(fp));
+            fp.track = PKG_AUDIO;
+            fp.offset = s->audio_offset;
+            fp.stream = s->name;
+            if (pkg_fmp4_new(&r->f, &fp, ladder_sup_reader_cb, r) != 0) {
+                r->f = NULL;
+                r->dead = true;
+            }
+        }
+        s->audio_fed = true;
+    }
+    if (ladder_sup_feed(s, 8, tag, len, dts_ms) != 0)
+        metric_inc(ladder_sup_g.input_dropped);
+}
+
+/* Appends a tag to the GOP in progress (a keyframe begins a new one). */
+static void
+ladder_sup_gop_add(struct ladder_sup *s, uint8_t type, const uint8_t *tag, size_t len,
+                   uint32_t dts_ms)
+{
+    size_t need = LADDER_SUP_GOP_ENTRY + len;
+    uint8_t *p;
+
+    if (!s->gop_valid)
+        return;
+    if (s->gop_len + need > LADDER_SUP_GOP_MAX) {
+        s->gop_valid = false;
+        s->gop_len = 0;
+        return;
+    }
+    if (s->gop_len + need > s->gop_cap) {
+        size_t cap = s->gop_cap != 0 ? s->gop_cap : (64u << 10);
+
+        while (cap < s->gop_len + need)
+            cap *= 2;
+        s->gop = xrealloc(s->gop, cap);
+        s->gop_cap = cap;
+    }
+    p = s->gop + s->gop_len;
+    p[0] = type;
+    memcpy(p + 1, &dts_ms, 4);
+    memcpy(p + 5, &(uint32_t){(uint32_t)len}, 4);
+    memcpy(p + LADDER_SUP_GOP_ENTRY, tag, len);
+    s->gop_len += need;
+}
+
+/*
+ * A worker wanted now: started at the GOP in progress, fed what the
+ * session sent since its keyframe at once; without one (a GOP too long,
+ * no keyframe yet), the next keyframe starts it.
+ */
+static void
+ladder_sup_replay(struct ladder_sup *s)
+{
+    size_t o = 0;
+
+    if (!s->gop_valid || s->gop_len == 0 || s->w != NULL)
+        return;
+    ladder_worker_free(&s->dead);
+    while (o + LADDER_SUP_GOP_ENTRY <= s->gop_len) {
+        const uint8_t *p = s->gop + o;
+        uint32_t dts, len;
+
+        memcpy(&dts, p + 1, 4);
+        memcpy(&len, p + 5, 4);
+        if (p[0] == 9)
+            ladder_sup_video_in(s, p + LADDER_SUP_GOP_ENTRY, len, dts, o == 0 ? s->gop_cts : 0,
+                                o == 0, s->gop_base_ms);
+        else
+            ladder_sup_audio_in(s, p + LADDER_SUP_GOP_ENTRY, len, dts, s->gop_base_ms);
+        o += LADDER_SUP_GOP_ENTRY + len;
+    }
+    LOG(LOG_INFO, "ladder", "replayed", "stream=%s key_dts=%" PRIu32 " bytes=%zu", s->name,
+        s->gop_dts, s->gop_len);
+}
+
+void
+ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
+                     int32_t cts_ms, bool key, uint64_t base_ms)
+{
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    if (key) {
+        s->gop_valid = true;
+        s->gop_len = 0;
+        s->gop_dts = dts_ms;
+        s->gop_cts = cts_ms;
+        s->gop_base_ms = base_ms;
+    }
+    ladder_sup_gop_add(s, 9, tag, len, dts_ms);
+    ladder_sup_video_in(s, tag, len, dts_ms, cts_ms, key, base_ms);
 }
 
 unsigned
@@ -840,38 +985,9 @@ void
 ladder_sup_audio_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
                      uint64_t base_ms)
 {
-    unsigned i, first = s->npicks - s->top;
-    int64_t off;
-
     CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
-    if (s->state != LADDER_SUP_RUNNING || s->w == NULL || s->stop_requested || s->naudio == 0)
-        return;
-    if (!s->audio_fed) {
-        if (dts_ms < s->fed_first_dts)
-            return; /* before the keyframe the worker started at */
-        /*
-         * The encoder's first packet is its priming frame, one frame before
-         * the first input sample, and the mp4 muxer puts that packet at 0.
-         */
-        off = (int64_t)((base_ms + dts_ms) * s->asr / 1000u) - LADDER_SUP_AAC_PRIMING;
-        s->audio_offset = off > 0 ? off : 0;
-        for (i = 0; i < s->naudio; i++) {
-            struct pkg_fmp4_params fp;
-            struct ladder_sup_reader *r = &s->readers[first + i];
-
-            memset(&fp, 0, sizeof(fp));
-            fp.track = PKG_AUDIO;
-            fp.offset = s->audio_offset;
-            fp.stream = s->name;
-            if (pkg_fmp4_new(&r->f, &fp, ladder_sup_reader_cb, r) != 0) {
-                r->f = NULL;
-                r->dead = true;
-            }
-        }
-        s->audio_fed = true;
-    }
-    if (ladder_sup_feed(s, 8, tag, len, dts_ms) != 0)
-        metric_inc(ladder_sup_g.input_dropped);
+    ladder_sup_gop_add(s, 8, tag, len, dts_ms);
+    ladder_sup_audio_in(s, tag, len, dts_ms, base_ms);
 }
 
 unsigned
@@ -894,6 +1010,8 @@ ladder_sup_session_end(struct ladder_sup *s)
 {
     CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
     evtimer_del(s->restart_ev);
+    s->gop_valid = false;
+    s->gop_len = 0;
     if (s->w != NULL) {
         s->stop_requested = true;
         ladder_worker_close_input(s->w);

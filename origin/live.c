@@ -123,7 +123,8 @@ struct live {
     struct event *sweep_ev; /* owned: journal retention */
     char *jroot;            /* owned: data.dir/journal */
     struct metric *segments, *bytes, *publishing, *pkg_errors, *unsupported, *recovered,
-        *runs_ended, *write_errors, *journal_lost, *fillers, *late, *backfilled, *init_changed;
+        *runs_ended, *write_errors, *journal_lost, *fillers, *afillers, *late, *backfilled,
+        *init_changed;
 };
 
 struct live_stream {
@@ -1082,7 +1083,7 @@ live_aladder_write(struct live_stream *ls, const struct live_arung *r, const uin
         rc = live_write_file(ls, dir, name, copy, len, false);
     xfree(copy);
     if (rc == 0 && patch)
-        metric_inc(ls->l->fillers);
+        metric_inc(ls->l->afillers);
     return rc;
 }
 
@@ -1142,7 +1143,8 @@ live_aladder_rep(struct live_stream *ls, struct model *m, struct model_aset *s,
         return rc;
     mr->sample_rate = r->sample_rate;
     mr->channels = r->channels;
-    LOG(LOG_INFO, "ladder", "rep_added", "stream=%s rep=%s", ls->name, r->rep);
+    if (m == ls->lm)
+        LOG(LOG_INFO, "ladder", "rep_added", "stream=%s rep=%s", ls->name, r->rep);
     return 0;
 }
 
@@ -2170,6 +2172,8 @@ live_new(struct event_base *base, const struct live_conf *c, struct streams *st,
     l->fillers =
         metrics_counter("origin.ladder.fillers",
                         "Encoded segments written as failover copies (the worker missed them).");
+    l->afillers = metrics_counter("origin.ladder.audio_fillers",
+                                  "Failover copies written for encoded audio segments.");
     l->late = metrics_counter("origin.ladder.late_segments",
                               "Encoded segments that came after their time was committed.");
     l->backfilled =

@@ -139,11 +139,12 @@ def decode_files(paths, timeout=60):
     return p.returncode, p.stderr.decode(errors="replace"), frames
 
 
-def follow_live(url, seconds, log_path):
-    """Starts ffmpeg following a live MPD in real time, decoding every video representation."""
+def follow_live(url, seconds, log_path, maps=("0:v",)):
+    """Starts ffmpeg following a live MPD in real time, decoding every representation in maps."""
     log = open(log_path, "wb")
+    margs = [a for m in maps for a in ("-map", m)]
     return subprocess.Popen(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error",
-                             "-i", url, "-map", "0:v", "-t", str(seconds), "-f", "null", "-"],
+                             "-i", url, *margs, "-t", str(seconds), "-f", "null", "-"],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
 

@@ -159,7 +159,10 @@ def test_ladder_survives_worker_kill_and_hang(cdn, ffmpeg, tmp_path):
     pub = ffmpeg.publish(origin.publish_url(st), seconds=60)
     want = ["v0", "v0-360p", "v0-240p"]
     wait_rungs(origin, "k", want, segments=3)
-    client = follow_live(origin.url("/live/k/manifest.mpd"), 26, tmp_path / "client.log")
+    wait_for(lambda: len(origin.segments("k", "a0-aac64")) >= 2, timeout=10,
+             what="encoded audio segments")
+    client = follow_live(origin.url("/live/k/manifest.mpd"), 26, tmp_path / "client.log",
+                         maps=("0:v", "0:a"))
     time.sleep(3)  # the client is playing
 
     # kill -9: a crash, restarted at the next keyframe.
@@ -171,14 +174,17 @@ def test_ladder_survives_worker_kill_and_hang(cdn, ffmpeg, tmp_path):
     wait_for(lambda: origin.metric("origin.ladder.worker_crashes") == 1, timeout=5)
     new = wait_for(lambda: [p for p in worker_pids(origin) if p != pid] or None, timeout=10)
     # Back: both rungs of the new worker produce real segments again...
+    # (SPEC issue 5: "the ladder is back within 2 segment durations", same Period, same
+    # numbering -- checked below.) The new worker starts at the keyframe of the GOP in
+    # progress and catches up faster than real time, so even that segment is usually real.
     wait_for(lambda: origin.metric("origin.ladder.segments") >= encoded0 + 2, timeout=6 * SEG_S)
     back_s = time.monotonic() - killed_at
+    assert back_s <= 2 * SEG_S, back_s
     time.sleep(SEG_S)
-    # ...and each rung missed the segment in progress and at most the next: two segment
-    # durations of failover copies (measured: 1 or 2 per rung; 3 allowed for a loaded CI
-    # box, where a fresh ffmpeg's first segment can miss ladder.wait).
+    # Failover copies: none when the new worker catches up within ladder.wait (a quiet
+    # box); on a loaded one the GOP in progress and the next can miss it: 2 per rung.
     fillers = origin.metric("origin.ladder.fillers") - fillers0
-    assert fillers <= 2 * 3, fillers
+    assert fillers <= 2 * 2, fillers
     assert origin.metric("origin.ladder.worker_restarts") >= 1
 
     # SIGSTOP: no progress for two segment durations is a hang: SIGTERM, SIGKILL, restart.
@@ -207,6 +213,8 @@ def test_ladder_survives_worker_kill_and_hang(cdn, ffmpeg, tmp_path):
         assert all(t in have for t in listed[:-2]), r
         for t in listed[:-2]:
             assert tfdt((d / r / f"{t}.m4s").read_bytes()) == t
+    # The audio rungs stayed listed, on one gap-free timeline, and decode end to end.
+    check_audio_rungs(origin, "k")
     print(f"ladder back {back_s:.1f}s after kill -9, {fillers} failover copies (2 rungs)")
     pub.kill()
 
