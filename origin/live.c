@@ -170,7 +170,6 @@ struct live_stream {
     uint8_t *acfg; /* owned: the session's AAC sequence header tag body */
     size_t acfg_len;
     int64_t aend;        /* end of the encoded audio set's timeline; -1 before its first segment */
-    int64_t alast_d;     /* duration of its latest real segment */
     uint32_t atimescale; /* its timescale (the source's sample rate) */
     struct event *commit_ev; /* owned: a pending segment's deadline */
 };
@@ -639,6 +638,7 @@ static void live_seg_model(struct live_stream *ls, const struct pkg_out *out, co
 static void live_aladder_out(struct live_stream *ls, unsigned i, const struct pkg_out *out,
                              const struct pkg_rep_info *info);
 static void live_aladder_commit(struct live_stream *ls, int64_t until);
+static int64_t live_aladder_nominal(const struct live_stream *ls);
 
 /* ---- the ladder: encoded rungs beside the passthrough ---- */
 
@@ -913,7 +913,7 @@ live_ladder_commit_one(struct live_stream *ls)
     /* The encoded audio may lag the video by one of its segments; past that, copies. */
     if (ls->atimescale != 0 && pd.timescale != 0)
         live_aladder_commit(ls, (int64_t)((uint64_t)(pd.t + pd.d) * ls->atimescale / pd.timescale) -
-                                    ls->alast_d);
+                                    live_aladder_nominal(ls));
     /* FLV does not say the frame rate; the segments do (every rung keeps the source's). */
     live_ladder_fps(pd.samples, pd.d, pd.timescale, &fr_num, &fr_den);
     live_ladder_fps_fill(ls->lm, fr_num, fr_den);
@@ -1061,6 +1061,19 @@ live_ladder_out(void *arg, unsigned i, const struct pkg_out *out, const struct p
 
 /* ---- the encoded audio rungs: their own adaptation set and timeline ---- */
 
+/*
+ * The duration of an encoded audio segment: the worker cuts after the
+ * first whole AAC frame (1024 samples) at or past the segment duration.
+ */
+static int64_t
+live_aladder_nominal(const struct live_stream *ls)
+{
+    uint64_t frames =
+        ((uint64_t)ls->l->conf.segment_ms * ls->atimescale + 1024u * 1000u - 1) / (1024u * 1000u);
+
+    return (int64_t)(frames * 1024u);
+}
+
 /* Writes bytes (a segment of rung r) as r's segment at t, tfdt moved to t. */
 static int
 live_aladder_write(struct live_stream *ls, const struct live_arung *r, const uint8_t *data,
@@ -1182,7 +1195,7 @@ live_aladder_commit_at(struct live_stream *ls, int64_t t, int64_t d)
     const uint8_t *data[LADDER_MAX_AUDIO];
     size_t len[LADDER_MAX_AUDIO];
     uint8_t *own[LADDER_MAX_AUDIO];
-    bool any = false, real = false;
+    bool any = false;
     unsigned i;
     int rc;
 
@@ -1190,8 +1203,8 @@ live_aladder_commit_at(struct live_stream *ls, int64_t t, int64_t d)
     while (ls->aend >= 0 && t > ls->aend) {
         int64_t fd = t - ls->aend;
 
-        if (fd > ls->alast_d && ls->alast_d > 0)
-            fd = ls->alast_d;
+        if (fd > live_aladder_nominal(ls))
+            fd = live_aladder_nominal(ls);
         if (fd < (int64_t)ls->atimescale / 50)
             break; /* under a frame: a gap players step over */
         live_aladder_commit_at(ls, ls->aend, fd);
@@ -1211,10 +1224,8 @@ live_aladder_commit_at(struct live_stream *ls, int64_t t, int64_t d)
             own[i] = r->pend[0].data;
             len[i] = r->pend[0].len;
             memmove(r->pend, r->pend + 1, --r->npend * sizeof(r->pend[0]));
-            if (live_aladder_write(ls, r, own[i], len[i], t, false) == 0) {
+            if (live_aladder_write(ls, r, own[i], len[i], t, false) == 0)
                 data[i] = own[i];
-                real = true;
-            }
         } else if (r->last != NULL &&
                    live_aladder_write(ls, r, r->last, r->last_len, t, true) == 0) {
             data[i] = r->last;
@@ -1236,13 +1247,12 @@ live_aladder_commit_at(struct live_stream *ls, int64_t t, int64_t d)
                 live_files_push(ls, ls->arungs[i].rep, (uint64_t)t,
                                 (uint64_t)((t + d) * 1000 / ls->atimescale));
         ls->aend = t + d;
-        if (real)
-            ls->alast_d = d;
         live_manifests_kick(ls);
     }
     for (i = 0; i < ls->narungs; i++)
         if (own[i] != NULL) {
-            if (data[i] != NULL) {
+            /* A worker's short last fragment (it was stopped) is no copy to repeat. */
+            if (data[i] != NULL && 2 * d >= live_aladder_nominal(ls)) {
                 xfree(ls->arungs[i].last);
                 ls->arungs[i].last = own[i];
                 ls->arungs[i].last_len = len[i];
@@ -1292,9 +1302,9 @@ live_aladder_commit(struct live_stream *ls, int64_t until)
             }
         }
         /* Nothing (more) from the worker: copies while the set lags until. */
-        if (ls->aend < 0 || ls->alast_d <= 0 || ls->aend + ls->alast_d > until)
+        if (ls->aend < 0 || ls->aend + live_aladder_nominal(ls) > until)
             return;
-        live_aladder_commit_at(ls, ls->aend, ls->alast_d);
+        live_aladder_commit_at(ls, ls->aend, live_aladder_nominal(ls));
     }
 }
 
@@ -1363,7 +1373,6 @@ live_aladder_clear(struct live_stream *ls)
     memset(ls->arungs, 0, sizeof(ls->arungs));
     ls->narungs = 0;
     ls->aend = -1;
-    ls->alast_d = 0;
     ls->atimescale = 0;
 }
 

@@ -153,7 +153,7 @@ def test_ladder_file_never_upscales(cdn, ffmpeg):
     pub.kill()
 
 
-def test_ladder_survives_worker_kill_and_hang(cdn, ffmpeg, tmp_path):
+def test_ladder_survives_worker_kill_and_hang(cdn, ffmpeg, tmp_path, request):
     origin = ladder_origin(cdn)
     st = origin.create_stream("k")
     pub = ffmpeg.publish(origin.publish_url(st), seconds=60)
@@ -163,6 +163,7 @@ def test_ladder_survives_worker_kill_and_hang(cdn, ffmpeg, tmp_path):
              what="encoded audio segments")
     client = follow_live(origin.url("/live/k/manifest.mpd"), 26, tmp_path / "client.log",
                          maps=("0:v", "0:a"))
+    request.addfinalizer(client.kill)  # it retries forever once the origin is gone
     time.sleep(3)  # the client is playing
 
     # kill -9: a crash, restarted at the next keyframe.
@@ -220,7 +221,7 @@ def test_ladder_survives_worker_kill_and_hang(cdn, ffmpeg, tmp_path):
 
 
 @pytest.mark.parametrize("player", ["dashjs", "shaka"])
-def test_players_on_top_encoded_rung_survive_worker_kill(cdn, ffmpeg, tmp_path, player):
+def test_players_on_top_encoded_rung_survive_worker_kill(cdn, ffmpeg, tmp_path, player, request):
     missing = browser.prerequisites()
     if missing:
         pytest.skip("; ".join(missing))
@@ -231,6 +232,7 @@ def test_players_on_top_encoded_rung_survive_worker_kill(cdn, ffmpeg, tmp_path, 
     log_path = tmp_path / f"{player}.log"
     proc = run_player("ladder.mjs", origin.url("/live/b/manifest.mpd"), log_path,
                       "--player", player, "--rep", "v0-360p", "--seconds", 24)
+    request.addfinalizer(proc.kill)
     wait_for(lambda: "PLAYING" in log_path.read_text(errors="replace") or proc.poll() is not None,
              timeout=60, what="player playing")
     assert proc.poll() is None, log_path.read_text()[-3000:]
