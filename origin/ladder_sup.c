@@ -105,6 +105,8 @@ struct ladder_sup {
     struct event *reap_ev;      /* owned: frees a worker outside its callback */
     struct ladder_worker *dead; /* owned: a worker whose exit callback ran */
     unsigned fails;             /* crashes in a row (a healthy run resets it) */
+    bool run_overlay;           /* the running worker draws the disclaimer */
+    uint64_t run_key_ms;        /* where its output begins on the timeline */
     /*
      * The session's tags since its latest video keyframe (the GOP in
      * progress), so a restarted worker starts at that keyframe at once and
@@ -687,6 +689,8 @@ ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t
     metric_gauge_add(ladder_sup_g.running_g, 1);
     /* Output time 0 is the keyframe's presentation time on the stream's timeline. */
     key_ms = base_ms + dts_ms + (uint64_t)(cts_ms > 0 ? cts_ms : 0);
+    s->run_overlay = s->disclaimer[0] != '\0';
+    s->run_key_ms = key_ms;
     memset(s->readers, 0, sizeof(s->readers));
     for (i = 0; i < s->naudio; i++) {
         /* Made at the first audio tag fed, which says where their time 0 is. */
@@ -988,6 +992,16 @@ ladder_sup_audio_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint3
     CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
     ladder_sup_gop_add(s, 8, tag, len, dts_ms);
     ladder_sup_audio_in(s, tag, len, dts_ms, base_ms);
+}
+
+bool
+ladder_sup_overlay(const struct ladder_sup *s, uint64_t *key_ms)
+{
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    if (s->state != LADDER_SUP_RUNNING || s->w == NULL || !s->run_overlay)
+        return false;
+    *key_ms = s->run_key_ms;
+    return true;
 }
 
 unsigned

@@ -105,6 +105,12 @@ void ladder_sup_session_end(struct ladder_sup *s);
  */
 void ladder_sup_set_disclaimer(struct ladder_sup *s, const char *text);
 
+/*
+ * The running worker draws the disclaimer into every rung, from key_ms on
+ * (the stream's timeline, ms). False when no worker runs or it draws none.
+ */
+bool ladder_sup_overlay(const struct ladder_sup *s, uint64_t *key_ms);
+
 /* The rungs this stream encodes (fixed for the supervisor's life). */
 unsigned ladder_sup_rungs(const struct ladder_sup *s, const struct ladder_pick **picks);
 /* The rung is being produced now: a worker runs, has made progress, and the rung is not dropped. */

@@ -165,6 +165,7 @@ struct live_stream {
     struct live_pend pend[LIVE_PEND_MAX];
     unsigned npend;
     int64_t committed_t; /* t of the last video segment in the model; -1 none */
+    bool v0_hidden;      /* the current period does not offer the passthrough (disclaimer) */
     struct live_arung arungs[LADDER_MAX_AUDIO];
     unsigned narungs;
     uint8_t *acfg; /* owned: the session's AAC sequence header tag body */
@@ -451,6 +452,11 @@ live_model_set(struct live_stream *ls, struct model *m, enum pkg_track track,
         s->tl.pto = (uint64_t)out->t;
     s->tl.next_number = next;
     live_rep_id(track, out->gen, rep, sizeof(rep));
+    /* A disclaimer is set: the encoded rungs, which draw it, stand in for the passthrough. */
+    if (track == PKG_VIDEO && ls->v0_hidden) {
+        *ps = s;
+        return 0;
+    }
     rc = model_rep_add(s, rep, info.codecs, track == PKG_VIDEO ? LIVE_VIDEO_BW : LIVE_AUDIO_BW, &r);
     if (rc != 0)
         return rc;
@@ -484,7 +490,7 @@ live_model_add(struct live_stream *ls, struct model *m, const struct pkg_out *ou
     bps = out->d > 0 ? (uint64_t)out->len * 8u * out->timescale / (uint64_t)out->d : 0;
     if (bps > UINT32_MAX)
         bps = UINT32_MAX;
-    if (s->nreps > 0 && bps > s->reps[0]->bandwidth)
+    if (s->nreps > 0 && bps > s->reps[0]->bandwidth && !(out->track == PKG_VIDEO && ls->v0_hidden))
         s->reps[0]->bandwidth = (uint32_t)bps;
     return 0;
 }
@@ -850,6 +856,43 @@ live_ladder_fps_fill(struct model *m, uint32_t num, uint32_t den)
         }
 }
 
+/*
+ * While the stream has a disclaimer, the passthrough (which cannot carry
+ * it) is not offered: from the first segment that every rung has, encoded
+ * by a worker that draws the text, a new period lists the encoded rungs
+ * only. Cleared, a new period offers the passthrough again. A period is
+ * the only way to take a representation away without breaking the players
+ * that were on it (docs/ladder.md, "Disclaimers").
+ */
+static void
+live_ladder_v0_switch(struct live_stream *ls, const struct live_pend *pd)
+{
+    char text[STREAMS_DISCLAIMER_MAX + 1];
+    uint64_t key_ms = 0, t_ms;
+    bool want;
+    unsigned i;
+    int rc;
+
+    if (ls->sup == NULL || ls->nrungs == 0 || pd->gen != ls->sup_gen || pd->timescale == 0 ||
+        !ls->period_has[PKG_VIDEO])
+        return;
+    want = streams_disclaimer(ls->l->streams, ls->name, text, sizeof(text)) == 0 && text[0] != '\0';
+    if (want == ls->v0_hidden)
+        return;
+    t_ms = model_ts_convert((uint64_t)pd->t, pd->timescale, 1000);
+    if (want) {
+        if (!ladder_sup_overlay(ls->sup, &key_ms) || t_ms + 1 < key_ms)
+            return;
+        for (i = 0; i < ls->nrungs; i++)
+            if (!live_ladder_has(&ls->rungs[i], pd->t, NULL))
+                return;
+    }
+    ls->v0_hidden = want;
+    rc = live_new_period(ls, t_ms);
+    LOG(rc == 0 ? LOG_INFO : LOG_ERR, "ladder", "passthrough",
+        "stream=%s offered=%d t=%" PRId64 " err=%s", ls->name, !want, pd->t, err_name(rc));
+}
+
 /* Commits the oldest pending segment: fillers for the rungs that miss it, then the models. */
 static void
 live_ladder_commit_one(struct live_stream *ls)
@@ -873,6 +916,7 @@ live_ladder_commit_one(struct live_stream *ls)
     out.ept = pd.t;
     out.len = pd.len;
     live_rep_id(PKG_VIDEO, pd.gen, rep, sizeof(rep));
+    live_ladder_v0_switch(ls, &pd);
     live_seg_model(ls, &out, rep);
     ls->committed_t = pd.t;
     if (pd.gen != ls->sup_gen || ls->lm == NULL || ls->lm->nperiods == 0)
@@ -1806,6 +1850,7 @@ live_run_start(struct live_stream *ls, uint64_t base_ms)
     ls->nperiods_made = 0;
     ls->committed_t = -1;
     ls->npend = 0;
+    ls->v0_hidden = false;
     ls->nfiles = 0;
     ls->files_head = 0;
     ls->end_ms = base_ms;

@@ -87,6 +87,16 @@ def beeps(paths, first_t, rate, timeout=60):
     return out
 
 
+def last_period_video(root):
+    """({rep id: attributes}, [(t, d)]) of the video AdaptationSet of the last Period."""
+    p = list(root.iterfind("d:Period", MPD_NS))[-1]
+    for s in p.iterfind("d:AdaptationSet", MPD_NS):
+        if s.get("contentType") == "video":
+            reps = {r.get("id"): dict(r.attrib) for r in s.iterfind("d:Representation", MPD_NS)}
+            return reps, timeline(root, s.get("id"))
+    return {}, []
+
+
 def periods(root):
     return [p.get("id") for p in root.iterfind("d:Period", MPD_NS)]
 

@@ -19,7 +19,7 @@ import pytest
 import browser
 from cdn import wait_for
 from ladder_lib import (audio_reps, band_diff, beeps, decode_audio, decode_files, follow_live,
-                        gray_frame, mpd, periods, player_result, run_player, tfdt, timeline,
+                        gray_frame, last_period_video, mpd, periods, player_result, run_player, tfdt, timeline,
                         video_reps, video_sets, worker_pids)
 
 SEG_S = 2.0
@@ -302,7 +302,7 @@ def test_disclaimer_burned_into_encoded_renditions(cdn, ffmpeg):
     bad = origin.request("PUT", "/api/streams/disc", {"Content-Type": "application/json"},
                          '{"disclaimer": "quote \' and colon : break drawtext"}')
     assert bad.status == 400 and bad.json()["error"]["code"] == "bad_disclaimer"
-    pub = ffmpeg.publish(origin.publish_url(st), seconds=40)
+    pub = ffmpeg.publish(origin.publish_url(st), seconds=60)
     wait_rungs(origin, "disc", ["v0", "v0-360p"], segments=2)
     d = origin.live_dir("disc")
 
@@ -315,20 +315,59 @@ def test_disclaimer_burned_into_encoded_renditions(cdn, ffmpeg):
     bottom, top = diffs(t)
     assert bottom > 3 * top + 5, (bottom, top)
 
+    # The passthrough cannot carry the text: a new Period offers the encoded rungs only.
+    def no_v0():
+        reps, tl = last_period_video(mpd(origin, "disc"))
+        return (reps, tl) if reps and "v0" not in reps and len(tl) >= 2 else None
+    reps, tl = wait_for(no_v0, timeout=20, what="a period without the passthrough")
+    assert set(reps) == {"v0-360p", "v0-240p"}, reps
+    assert len(periods(mpd(origin, "disc"))) == 2
+
+    def overlaid(rep, t):
+        # every listed rendition has the text where the source (v0, on disk) has none
+        w, h = 640, 360
+        a = gray_frame(d / "v0" / "init.mp4", d / "v0" / f"{t}.m4s", w, h)
+        b = gray_frame(d / rep / "init.mp4", d / rep / f"{t}.m4s", w, h)
+        bottom, top = band_diff(a, b, w, 326, 350), band_diff(a, b, w, 20, 300)
+        return bottom > 3 * top + 5, (rep, t, bottom, top)
+    for rep in reps:
+        ok, why = overlaid(rep, tl[0][0])
+        assert ok, why
+    # A worker crash: still no passthrough; what is listed meanwhile (real segments of the
+    # restarted worker, or failover copies of the last ones) still carries the text.
+    [pid] = worker_pids(origin)
+    os.kill(pid, signal.SIGKILL)
+    killed_t = tl[-1][0]
+    wait_for(lambda: origin.metric("origin.ladder.worker_crashes") == 1, timeout=5)
+    after = wait_for(lambda: [t for t, _ in last_period_video(mpd(origin, "disc"))[1]
+                              if t > killed_t][2:] and
+                     [t for t, _ in last_period_video(mpd(origin, "disc"))[1] if t > killed_t],
+                     timeout=20, what="segments after the crash")  # fmt: skip
+    reps, _ = last_period_video(mpd(origin, "disc"))
+    assert "v0" not in reps, reps
+    for t in after:
+        for rep in reps:
+            ok, why = overlaid(rep, t)
+            assert ok, why
+
     # Cleared through the API: the worker restarts without the overlay.
     r = origin.request("PUT", "/api/streams/disc", {"Content-Type": "application/json"},
                        '{"disclaimer": null}')
     assert r.status == 200 and "disclaimer" not in r.json(), r.text
-    origin.wait_log("ev=disclaimer stream=disc set=0", timeout=10)
+    origin.wait_log("mod=ladder ev=disclaimer stream=disc set=0", timeout=10)
     # The new worker's first keyframe: its segments start there (before it, failover copies).
-    origin.wait_log("ev=started stream=disc", count=2, timeout=10)
+    # (started: at publish, after the crash, after the clear)
+    origin.wait_log("ev=started stream=disc", count=3, timeout=10)
     key_ms = int(re.findall(r"ev=started stream=disc .*key_ms=(\d+)", origin.log())[-1])
     fresh = wait_for(lambda: [x for x in origin.segments("disc", "v0-360p")
                               if x >= key_ms * 90 and x in origin.segments("disc", "v0")]
                      or None, timeout=20)
     bottom, top = diffs(fresh[0])
     assert bottom < top + 5, (bottom, top)
-    assert origin.metric("origin.ladder.worker_crashes") == 0
+    # ...and the passthrough is offered again, in a third Period.
+    wait_for(lambda: "v0" in last_period_video(mpd(origin, "disc"))[0], timeout=20,
+             what="the passthrough back")  # fmt: skip
+    assert len(periods(mpd(origin, "disc"))) == 3
     pub.kill()
 
 
