@@ -1169,6 +1169,14 @@ live_aladder_set(struct live_stream *ls, struct model *m, int64_t t, struct mode
         s->tl.pto = model_ts_convert(p->start_ms, 1000, ls->atimescale);
         if (s->tl.pto > (uint64_t)t)
             s->tl.pto = (uint64_t)t;
+        /* Numbers carry on from the same set in the previous period. */
+        if (m->nperiods > 1) {
+            struct model_aset *prev =
+                model_aset_find(m->periods[m->nperiods - 2], LIVE_ALADDER_SET);
+
+            if (prev != NULL)
+                s->tl.next_number = prev->tl.next_number;
+        }
     }
     *ps = s;
     return 0;
