@@ -1218,13 +1218,21 @@ static int
 live_aladder_model(struct live_stream *ls, struct model *m, int64_t t, int64_t d,
                    const uint8_t *const *data, const size_t *len)
 {
-    struct model_aset *s;
+    struct model_aset *s, *pass;
     unsigned i;
     int rc;
 
     rc = live_aladder_set(ls, m, t, &s);
     if (rc != 0)
         return rc;
+    /*
+     * Players pick one audio set at start and stay in it: the passthrough,
+     * whose segments never wait for a worker, first (dash.js honours
+     * selectionPriority; the HLS master already lists a0 as the default).
+     */
+    pass = model_aset_find(m->periods[m->nperiods - 1], LIVE_AUDIO_SET);
+    if (pass != NULL)
+        pass->selection_priority = 2;
     for (i = 0; i < ls->narungs; i++) {
         if (data[i] == NULL)
             continue;

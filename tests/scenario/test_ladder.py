@@ -18,7 +18,7 @@ import pytest
 
 import browser
 from cdn import wait_for
-from ladder_lib import (audio_reps, band_diff, beeps, decode_audio, decode_files, follow_live,
+from ladder_lib import (audio_reps, audio_sets, band_diff, beeps, decode_audio, decode_files, follow_live,
                         gray_frame, last_period_video, mpd, periods, player_result, run_player, tfdt, timeline,
                         video_reps, video_sets, worker_pids)
 
@@ -87,6 +87,9 @@ def check_audio_rungs(origin, name, decode=True):
     assert {"a0", "a0-aac128", "a0-aac64"} <= set(reps), reps
     enc = reps["a0-aac128"]["set"]
     assert reps["a0-aac64"]["set"] == enc != reps["a0"]["set"]
+    # players start on the passthrough audio, which never waits for a worker
+    prio = {s.get("id"): s.get("selectionPriority") for s in audio_sets(root)}
+    assert prio[reps["a0"]["set"]] == "2" and prio[enc] is None, prio
     for r in ("a0-aac128", "a0-aac64"):
         assert reps[r]["codecs"] == "mp4a.40.2", reps[r]
         assert reps[r]["audioSamplingRate"] == reps["a0"]["audioSamplingRate"], reps[r]
