@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../../origin/live_mem.c"
 #include "../../origin/origin_http.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
