@@ -266,6 +266,7 @@ def main():
     per = {name: [] for name, _, _ in sides}
     all_ok = True
     with tempfile.TemporaryDirectory(prefix="cascade-ingest-bench-") as tmp:
+        os.chmod(tmp, 0o755)  # nginx's worker (nobody) must reach each round's directory
         kbps = make_source(Path(tmp) / "src.flv")
         print(f"source: {kbps:.0f} kbit/s, {args.streams} publishers per server, "
               f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up, "
