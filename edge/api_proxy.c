@@ -177,29 +177,12 @@ api_reply_error(struct httpd_req *r, int status, const char *code, const char *m
 
     n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg);
     AN(n > 0 && (size_t)n < sizeof(body));
-    if (httpd_resp_header(r, "Cache-Control", "no-store") != 0)
-        XXX_HANDLE(0);
+    httpd_resp_set(r, "Cache-Control", "no-store");
     if (retry_after_s > 0) {
         (void)snprintf(ra, sizeof(ra), "%u", retry_after_s);
-        if (httpd_resp_header(r, "Retry-After", ra) != 0)
-            XXX_HANDLE(0);
+        httpd_resp_set(r, "Retry-After", ra);
     }
     httpd_resp_send(r, status, "application/json", body, (size_t)n);
-}
-
-/* Origin-group order for api.upstream, with the edge's health settings. */
-static void
-api_upstream_conf(const struct edge_conf *c, struct upstream_conf *uc)
-{
-    upstream_conf_defaults(uc);
-    uc->hash = false;
-    uc->health_interval_ms = (uint32_t)c->upstream_health_interval;
-    uc->health_timeout_ms = (uint32_t)c->upstream_health_timeout;
-    uc->health_path = c->upstream_health_path;
-    uc->rise = (uint32_t)c->upstream_health_rise;
-    uc->fall = (uint32_t)c->upstream_health_fall;
-    uc->max_fails = (uint32_t)c->upstream_max_fails;
-    uc->fail_window_ms = (uint32_t)c->upstream_fail_window;
 }
 
 /* (Re)builds l->upset for api.upstream; empty: the worker's set is used. A
@@ -217,7 +200,7 @@ api_loop_upstreams(struct api_loop *l, const struct edge_conf *c)
     }
     if (l->upset != NULL && strcmp(l->upset_list, c->api_upstream) == 0)
         return;
-    api_upstream_conf(c, &uc);
+    edge_upstream_conf(c, false, &uc); /* origin-group order */
     if (upstream_set_new(l->base, l->dns, &uc, c->api_upstream, l->id, &s) != 0) {
         LOG(LOG_ERR, "api", "upstreams_unusable", "conn=0 upstream=%s", c->api_upstream);
         return;
@@ -408,6 +391,7 @@ api_up_head(struct httpc_req *u, void *arg)
 {
     struct api_req *q;
     const char *name, *value;
+    char sample[64];
     size_t i, n;
 
     CAST_OBJ_NOTNULL(q, arg, API_REQ_MAGIC);
@@ -416,11 +400,17 @@ api_up_head(struct httpc_req *u, void *arg)
         httpc_resp_header_at(u, i, &name, &value);
         if (api_hop(name))
             continue;
-        if (httpd_resp_header(q->r, name, value) != 0)
-            XXX_HANDLE(0); /* a field httpd refuses is dropped */
+        /* A field httpd refuses (a framing field, a value it cannot
+         * carry) is the origin's fault: dropped, counted, the answer
+         * goes on. ERR_CLOSED: the client left, on_close follows. */
+        if (httpd_resp_header(q->r, name, value) == ERR_INVAL) {
+            metric_inc(api_m.dropped_fields);
+            LOG_RL(LOG_DEBUG, "api", "field_dropped", 10, "conn=%llu name=%s",
+                   (unsigned long long)httpd_req_conn_id(q->r),
+                   log_sanitize(sample, sizeof(sample), name, strlen(name)));
+        }
     }
-    if (httpd_resp_header(q->r, "Via", edge_g.via) != 0)
-        XXX_HANDLE(0);
+    httpd_resp_set(q->r, "Via", edge_g.via);
     q->started = true;
     httpd_resp_start(q->r, httpc_resp_status(u), httpc_resp_content_length(u));
 }
@@ -763,9 +753,17 @@ edge_api_handle(struct edge_worker *w, struct httpd_req *r)
         strncmp(path, "/events/", 8) != 0)
         return false;
     wid = node_worker_id(w->nw);
-    AN(wid < API_LOOPS_MAX);
-    CAST_OBJ_NOTNULL(l, api_g.loops[wid], API_LOOP_MAGIC);
     metric_inc(api_m.requests);
+    if (wid >= API_LOOPS_MAX || api_g.loops[wid] == NULL) {
+        /* edge_api_worker_init() failed on this worker (logged then):
+         * it serves video, not interactions. */
+        metric_inc(api_m.unavailable);
+        LOG_RL(LOG_WARN, "api", "worker_unavailable", 10, "conn=%llu worker=%u",
+               (unsigned long long)httpd_req_conn_id(r), wid);
+        api_reply_error(r, 503, "api_unavailable", "this edge worker serves no interactions", 0);
+        return true;
+    }
+    CAST_OBJ_NOTNULL(l, api_g.loops[wid], API_LOOP_MAGIC);
     /* A shield's clients are edges, which limited their viewers already:
      * one edge's address carries all of them. */
     if (w->conf->role == EDGE_ROLE_EDGE && !api_rate_ok(r))
@@ -816,6 +814,10 @@ edge_api_start(const struct edge_conf *c)
     api_m.busy = metrics_counter("edge.api.busy", "/api/ requests refused: memory budget spent.");
     api_m.up_errors = metrics_counter("edge.api.upstream_errors", "/api/ upstream failures.");
     api_m.memory = metrics_gauge("edge.api.memory", "Request body bytes held for /api/.");
+    api_m.dropped_fields = metrics_counter(
+        "edge.api.dropped_fields", "Origin response fields not relayed: httpd refused them.");
+    api_m.unavailable = metrics_counter("edge.api.unavailable",
+                                        "Requests refused with 503: the worker has no /api/ loop.");
     rc = reactions_start(c);
     if (rc != 0)
         goto out_rl;

@@ -40,6 +40,7 @@ struct store_loop;
 struct access_log;
 struct edge_fetch;
 struct dns;
+struct upstream_conf;
 struct upstream_set;
 
 /* Longest key the edge stores (LMDB's limit); longer keys pass uncached. */
@@ -122,6 +123,13 @@ struct edge_worker {
 /* ---- edge_main.c ---- */
 extern struct edge edge_g;
 extern const char *const edge_uperr_names[EDGE_UPERR__N];
+/*
+ * The upstream_conf for a set built from c: hash ordering with c's ring
+ * when hash (the worker's set on an edge), origin-group order otherwise
+ * (a shield's set, api.upstream's); c's health and passive-failure
+ * settings either way. uc->health_path borrows c.
+ */
+void edge_upstream_conf(const struct edge_conf *c, bool hash, struct upstream_conf *uc);
 
 /* ---- helpers (edge_proxy.c) ---- */
 

@@ -97,12 +97,11 @@ edge_metrics_init(struct edge_metrics *m)
 
 /* ---- upstreams (issue 8): names, health, ring; edge/upstream.c ---- */
 
-static void
-edge_upstream_conf(const struct edge_conf *c, struct upstream_conf *uc)
+void
+edge_upstream_conf(const struct edge_conf *c, bool hash, struct upstream_conf *uc)
 {
     upstream_conf_defaults(uc);
-    uc->hash = c->upstream_select == UPSTREAM_SELECT_HASH ||
-               (c->upstream_select == UPSTREAM_SELECT_AUTO && c->role == EDGE_ROLE_EDGE);
+    uc->hash = hash;
     uc->ring.vnodes = (uint32_t)c->shield_vnodes;
     uc->ring.balance_pct = (uint32_t)c->shield_balance;
     uc->health_interval_ms = (uint32_t)c->upstream_health_interval;
@@ -136,10 +135,13 @@ edge_upstream_apply(struct edge_worker *w, const struct edge_conf *old, const st
 {
     struct upstream_set *s = NULL;
     struct upstream_conf uc;
+    bool hash;
 
     if (w->upset != NULL && !edge_upstream_changed(old, c))
         return;
-    edge_upstream_conf(c, &uc);
+    hash = c->upstream_select == UPSTREAM_SELECT_HASH ||
+           (c->upstream_select == UPSTREAM_SELECT_AUTO && c->role == EDGE_ROLE_EDGE);
+    edge_upstream_conf(c, hash, &uc);
     if (upstream_set_new(w->base, w->dns, &uc, c->upstream, node_worker_id(w->nw), &s) != 0) {
         LOG(LOG_ERR, "edge", "upstreams_unusable", "conn=0 upstream=%s", c->upstream);
         return;
@@ -218,14 +220,9 @@ edge_loop_refuse(struct httpd_req *r)
                    "{\"error\":{\"code\":\"loop_detected\",\"message\":\"%s\"}}\n",
                    st.seen ? "this request already went through this node"
                            : "this request went through too many CDN nodes");
-    if (httpd_resp_header(r, "Cache-Control", "no-store") != 0 ||
-        httpd_resp_header(r, "Content-Type", "application/json") != 0 ||
-        httpd_resp_header(r, "Via", edge_g.via) != 0)
-        XXX_HANDLE(0);
-    httpd_resp_start(r, 508, len);
-    if (httpd_resp_write(r, body, (size_t)len) != 0)
-        XXX_HANDLE(0);
-    httpd_resp_end(r);
+    httpd_resp_set(r, "Cache-Control", "no-store");
+    httpd_resp_set(r, "Via", edge_g.via);
+    httpd_resp_send(r, 508, "application/json", body, (size_t)len);
     return true;
 }
 
@@ -323,9 +320,12 @@ edge_worker_init(struct node_worker *nw)
         return ERR_CONF;
     }
     node_worker_set_data(nw, w);
-    /* interactions: /api/ proxy, reactions, SSE (api_proxy.h) */
-    if (edge_api_worker_init(w) != 0)
-        XXX_HANDLE(0);
+    /* interactions: /api/ proxy, reactions, SSE (api_proxy.h). Without
+     * them the worker still serves video; /api/ answers 503 there. */
+    rc = edge_api_worker_init(w);
+    if (rc != 0)
+        LOG(LOG_ERR, "edge", "api_init_failed", "conn=0 worker=%u err=%s", node_worker_id(nw),
+            err_name(rc));
     return 0;
 }
 
@@ -335,15 +335,19 @@ edge_worker_reload(struct node_worker *nw, const void *conf)
     struct edge_worker *w;
     const struct edge_conf *c = conf;
     struct httpc_conf hc;
+    int rc;
 
     CAST_OBJ_NOTNULL(w, node_worker_data(nw), EDGE_WORKER_MAGIC);
     edge_worker_apply(w, c);
     edge_httpc_from_conf(c, &hc);
     httpc_set_conf(w->httpc, &hc);
     edge_api_worker_reload(w, c); /* interactions */
-    /* reopened on every reload: log rotation is mv + SIGHUP */
-    if (access_log_reopen(w->alog, c->log_access) != 0)
-        XXX_HANDLE(0);
+    /* reopened on every reload: log rotation is mv + SIGHUP. A path that
+     * cannot be opened keeps the old file (access_log.c logged the open). */
+    rc = access_log_reopen(w->alog, c->log_access);
+    if (rc != 0)
+        LOG(LOG_WARN, "edge", "access_log_kept", "conn=0 worker=%u path=%s err=%s",
+            node_worker_id(nw), c->log_access, err_name(rc));
 }
 
 static void

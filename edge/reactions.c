@@ -662,8 +662,7 @@ reactions_post_end(struct httpd_req *r, int err, void *arg)
     n = snprintf(out, sizeof(out), "{\"kind\":\"%s\",\"window_start\":%lld,\"window_ms\":%llu}",
                  p->d.kind, (long long)p->d.window_ms, (unsigned long long)rx_g.window_ms);
     AN(n > 0 && (size_t)n < sizeof(out));
-    if (httpd_resp_header(r, "Cache-Control", "no-store") != 0)
-        XXX_HANDLE(0);
+    httpd_resp_set(r, "Cache-Control", "no-store");
     httpd_resp_send(r, 202, "application/json", out, (size_t)n);
 out:
     FREE_OBJ(p);
@@ -680,8 +679,7 @@ reactions_handle(struct api_loop *l, struct httpd_req *r, char tkind, const char
     /* The origin verifies tokens; the edge only asks for one (and limits
      * each token's rate): it holds no secret. */
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-        if (httpd_resp_header(r, "WWW-Authenticate", "Bearer") != 0)
-            XXX_HANDLE(0);
+        httpd_resp_set(r, "WWW-Authenticate", "Bearer");
         api_reply_error(r, 401, "unauthorized", "writing needs a token: POST /api/sessions", 0);
         return;
     }

@@ -57,12 +57,14 @@ struct api_loop {
 };
 
 struct api_metrics {
-    struct metric *requests;   /* edge.api.requests */
-    struct metric *limited[2]; /* edge.api.limited{by=addr,token} */
-    struct metric *too_large;  /* edge.api.too_large */
-    struct metric *busy;       /* edge.api.busy: memory budget */
-    struct metric *up_errors;  /* edge.api.upstream_errors */
-    struct metric *memory;     /* edge.api.memory (gauge) */
+    struct metric *requests;       /* edge.api.requests */
+    struct metric *limited[2];     /* edge.api.limited{by=addr,token} */
+    struct metric *too_large;      /* edge.api.too_large */
+    struct metric *busy;           /* edge.api.busy: memory budget */
+    struct metric *up_errors;      /* edge.api.upstream_errors */
+    struct metric *memory;         /* edge.api.memory (gauge) */
+    struct metric *dropped_fields; /* edge.api.dropped_fields: refused by httpd */
+    struct metric *unavailable;    /* edge.api.unavailable: no api_loop on the worker */
 };
 
 extern struct api_metrics api_m;

@@ -5,7 +5,9 @@
  * Every check that does not need the data happens here, once for both
  * backends: target names, user ids, UTF-8 and lengths, page sizes, batch
  * sizes. A backend can then trust its input (meta_int.h). User ids are
- * made here from getrandom().
+ * made here from getrandom(). The records both backends write are filled
+ * here too: a new comment's row (meta_comment_add()) and each change's
+ * event (meta_event_init()).
  *
  * Not here: storage (meta_lmdb.c, meta_pg.c), HTTP (social_api.c).
  */
@@ -84,6 +86,20 @@ meta_strlcpy(char *dst, const char *src, size_t max)
 
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+void
+meta_event_init(struct meta_event *e, enum meta_event_type type, const struct meta_target *t,
+                uint64_t ref, uint64_t value, const char *kind, int64_t created_ms)
+{
+    memset(e, 0, sizeof(*e));
+    e->type = type;
+    e->target = *t;
+    e->ref = ref;
+    e->value = value;
+    if (kind != NULL)
+        meta_strlcpy(e->kind, kind, META_KIND_MAX);
+    e->created_ms = created_ms;
 }
 
 /* ---- validation ---- */
@@ -269,7 +285,13 @@ meta_comment_add(struct meta *m, const struct meta_target *target, uint64_t pare
     len = strnlen(text, META_TEXT_MAX + 1);
     if (len == 0 || len > META_TEXT_MAX || !meta_utf8_ok(text, len, true))
         return ERR_INVAL;
-    return m->ops->comment_add(m, target, parent, author, text, now_ms, out);
+    memset(out, 0, sizeof(*out));
+    out->target = *target;
+    out->parent = parent;
+    meta_strlcpy(out->author_id, author, META_USER_ID_LEN);
+    meta_strlcpy(out->text, text, META_TEXT_MAX);
+    out->created_ms = now_ms;
+    return m->ops->comment_add(m, out);
 }
 
 int

@@ -17,9 +17,9 @@ struct meta_ops {
     int (*schema_version)(struct meta *m);
     int (*user_put)(struct meta *m, const struct meta_user *u);
     int (*user_get)(struct meta *m, const char *id, struct meta_user *out);
-    int (*comment_add)(struct meta *m, const struct meta_target *t, uint64_t parent,
-                       const char *author, const char *text, int64_t now_ms,
-                       struct meta_comment *out);
+    /* c: the new row as meta.c filled it (target, parent, author_id,
+     * text, created_ms); the backend sets id, depth and author_name. */
+    int (*comment_add)(struct meta *m, struct meta_comment *c);
     int (*comment_get)(struct meta *m, uint64_t id, struct meta_comment *out);
     int (*comment_list)(struct meta *m, const struct meta_target *t, uint64_t parent,
                         enum meta_order order, uint64_t cursor, unsigned limit,
@@ -54,5 +54,9 @@ int meta_pg_open(struct meta *m, const struct meta_conf *c) WARN_UNUSED;
 
 /* Copies a NUL-terminated string of at most max bytes into dst (max + 1). */
 void meta_strlcpy(char *dst, const char *src, size_t max);
+/* The event record a backend appends for a change (e->id is the
+ * backend's to set); kind may be NULL (only reactions carry one). */
+void meta_event_init(struct meta_event *e, enum meta_event_type type, const struct meta_target *t,
+                     uint64_t ref, uint64_t value, const char *kind, int64_t created_ms);
 
 #endif

@@ -527,28 +527,17 @@ ml_comment_add_txn(struct meta *m, struct ml *l, struct store_txn *t, struct met
     rc = store_kv_put(t, l->db[ML_DB_THREADS], key, kl + 16, "", 0, 0);
     if (rc != 0)
         return rc;
-    memset(&e, 0, sizeof(e));
-    e.type = META_EVENT_COMMENT;
-    e.target = c->target;
-    e.ref = c->id;
-    e.created_ms = c->created_ms;
+    meta_event_init(&e, META_EVENT_COMMENT, &c->target, c->id, 0, NULL, c->created_ms);
     return ml_event_append(m, l, t, &e);
 }
 
 static int
-ml_comment_add(struct meta *m, const struct meta_target *tg, uint64_t parent, const char *author,
-               const char *text, int64_t now_ms, struct meta_comment *out)
+ml_comment_add(struct meta *m, struct meta_comment *out)
 {
     struct ml *l = ml_of(m);
     struct store_txn *t = NULL;
     int rc;
 
-    memset(out, 0, sizeof(*out));
-    out->target = *tg;
-    out->parent = parent;
-    meta_strlcpy(out->author_id, author, META_USER_ID_LEN);
-    meta_strlcpy(out->text, text, META_TEXT_MAX);
-    out->created_ms = now_ms;
     rc = store_txn_begin(l->store, true, &t);
     if (rc != 0)
         return rc;
@@ -670,11 +659,7 @@ ml_comment_delete(struct meta *m, uint64_t id, const char *by, bool moderator, i
         rc = ml_comment_write(l, t, c);
     }
     if (rc == 0) {
-        memset(&e, 0, sizeof(e));
-        e.type = META_EVENT_DELETED;
-        e.target = c->target;
-        e.ref = id;
-        e.created_ms = now_ms;
+        meta_event_init(&e, META_EVENT_DELETED, &c->target, id, 0, NULL, now_ms);
         rc = ml_event_append(m, l, t, &e);
     }
     rc = ml_end(&t, rc);
@@ -724,11 +709,7 @@ ml_like_set(struct meta *m, const struct meta_target *tg, const char *user, bool
         rc = ml_put_u64(t, l->db[ML_DB_COUNTS], key, tl, c);
     }
     if (rc == 0) {
-        memset(&e, 0, sizeof(e));
-        e.type = META_EVENT_LIKES;
-        e.target = *tg;
-        e.value = c;
-        e.created_ms = now_ms;
+        meta_event_init(&e, META_EVENT_LIKES, tg, 0, c, NULL, now_ms);
         rc = ml_event_append(m, l, t, &e);
     }
     rc = ml_end(&t, rc);
@@ -789,13 +770,8 @@ ml_reaction_one(struct meta *m, struct ml *l, struct store_txn *t, const struct 
     rc = ml_put_u64(t, l->db[ML_DB_REACTIONS], key, kl, c);
     if (rc != 0)
         return rc;
-    memset(&e, 0, sizeof(e));
-    e.type = META_EVENT_REACTIONS;
-    e.target = d->target;
-    e.ref = (uint64_t)d->bucket_ms;
-    e.value = c;
-    meta_strlcpy(e.kind, d->kind, META_KIND_MAX);
-    e.created_ms = now_ms;
+    meta_event_init(&e, META_EVENT_REACTIONS, &d->target, (uint64_t)d->bucket_ms, c, d->kind,
+                    now_ms);
     return ml_event_append(m, l, t, &e);
 }
 

@@ -596,27 +596,16 @@ mp_comment_add_txn(struct meta *m, struct mp_conn *mc, struct meta_comment *c)
     c->id = (uint64_t)mp_int(res, 0, 0);
     meta_strlcpy(c->author_name, PQgetvalue(res, 0, 1), META_NAME_MAX);
     PQclear(res);
-    memset(&e, 0, sizeof(e));
-    e.type = META_EVENT_COMMENT;
-    e.target = c->target;
-    e.ref = c->id;
-    e.created_ms = c->created_ms;
+    meta_event_init(&e, META_EVENT_COMMENT, &c->target, c->id, 0, NULL, c->created_ms);
     return mp_event_append(m, mc, &e);
 }
 
 static int
-mp_comment_add(struct meta *m, const struct meta_target *tg, uint64_t parent, const char *author,
-               const char *text, int64_t now_ms, struct meta_comment *out)
+mp_comment_add(struct meta *m, struct meta_comment *out)
 {
     struct mp_conn mc;
     int rc;
 
-    memset(out, 0, sizeof(*out));
-    out->target = *tg;
-    out->parent = parent;
-    meta_strlcpy(out->author_id, author, META_USER_ID_LEN);
-    meta_strlcpy(out->text, text, META_TEXT_MAX);
-    out->created_ms = now_ms;
     rc = mp_get(mp_of(m), &mc);
     if (rc != 0)
         return rc;
@@ -733,11 +722,7 @@ mp_comment_delete(struct meta *m, uint64_t id, const char *by, bool moderator, i
             mp_exec(&mc, "comment_delete",
                     "UPDATE comments SET deleted = true, body = '' WHERE id = $1", 1, params, NULL);
     if (rc == 0) {
-        memset(&e, 0, sizeof(e));
-        e.type = META_EVENT_DELETED;
-        e.target = c.target;
-        e.ref = id;
-        e.created_ms = now_ms;
+        meta_event_init(&e, META_EVENT_DELETED, &c.target, id, 0, NULL, now_ms);
         rc = mp_event_append(m, &mc, &e);
     }
     rc = mp_end(&mc, rc);
@@ -816,11 +801,7 @@ mp_like_set(struct meta *m, const struct meta_target *tg, const char *user, bool
     if (rc == 0)
         rc = mp_like_count(&mc, params, count);
     if (rc == 0 && changed) {
-        memset(&e, 0, sizeof(e));
-        e.type = META_EVENT_LIKES;
-        e.target = *tg;
-        e.value = *count;
-        e.created_ms = now_ms;
+        meta_event_init(&e, META_EVENT_LIKES, tg, 0, *count, NULL, now_ms);
         rc = mp_event_append(m, &mc, &e);
     }
     rc = mp_end(&mc, rc);
@@ -877,13 +858,8 @@ mp_reaction_one(struct meta *m, struct mp_conn *mc, const struct meta_delta *d, 
                  5, params, &res);
     if (rc != 0)
         return rc;
-    memset(&e, 0, sizeof(e));
-    e.type = META_EVENT_REACTIONS;
-    e.target = d->target;
-    e.ref = (uint64_t)d->bucket_ms;
-    e.value = (uint64_t)mp_int(res, 0, 0);
-    meta_strlcpy(e.kind, d->kind, META_KIND_MAX);
-    e.created_ms = now_ms;
+    meta_event_init(&e, META_EVENT_REACTIONS, &d->target, (uint64_t)d->bucket_ms,
+                    (uint64_t)mp_int(res, 0, 0), d->kind, now_ms);
     PQclear(res);
     return mp_event_append(m, mc, &e);
 }

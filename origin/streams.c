@@ -275,8 +275,7 @@ streams_send_json(struct httpd_req *r, int status, json_t *j)
     buf[n] = '\n';
     json_decref(j);
     origin_http_cors(r);
-    if (httpd_resp_header(r, "Cache-Control", "no-store") != 0)
-        XXX_HANDLE(0);
+    httpd_resp_set(r, "Cache-Control", "no-store");
     httpd_resp_send(r, status, "application/json", buf, n + 1);
     xfree(buf);
 }
@@ -612,7 +611,6 @@ streams_api(struct streams *s, struct httpd_req *r)
         httpd_resp_error(r, 404, "not_found", "no such API resource");
         return;
     }
-    if (httpd_resp_header(r, "Allow", "GET, HEAD, POST, PUT") != 0)
-        XXX_HANDLE(0);
+    httpd_resp_set(r, "Allow", "GET, HEAD, POST, PUT");
     httpd_resp_error(r, 405, "method_not_allowed", "this resource does not take that method");
 }

@@ -13,6 +13,8 @@ What this owns:
   /vod/), /time in ISO 8601 (UTCTiming), optional JSON for /api/*, CORS on every answer
   (the media site is a different origin from the page site, as a real page would see a
   CDN), and a log of every request target (to read CMCD from);
+- media_upstream(root, ...): the upstream test_browser_edge.py and test_browser_player.py
+  play from, a StaticSite with a VOD at /vod/clip/ and a LiveEncoder at /live/test/;
 - run_scenario(script, url, *args): `node tests/browser/SCRIPT URL ARGS` from the source
   tree (so node finds playwright-core in node_modules/), returning the object printed on
   its `RESULT {...}` line.
@@ -20,6 +22,7 @@ What this owns:
 Not here: the scenarios themselves (tests/browser/*.mjs), the Cascade nodes (cdn.py).
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -299,6 +302,31 @@ class StaticSite:
 
 
 # ---------------------------------------------------------------- an edge for viewers
+
+
+@contextlib.contextmanager
+def media_upstream(root, vod_seconds=12, time_url=None, api=None):
+    """
+    The media the viewer tests play, under root: a `vod_seconds` VOD at /vod/clip/ and a
+    live stream at /live/test/ (ready with 4 segments of each rung), on a StaticSite with
+    `api` (as StaticSite takes it). time_url is the live MPD's UTCTiming: None for the
+    site's own /time; "/time" (relative) when a Cascade node fronts the site and answers
+    it. Yields (site, encoder); stops the encoder and closes the site.
+    """
+    missing = prerequisites()
+    assert not missing, "browser tests need: " + ", ".join(missing)
+    root = Path(root)
+    make_vod(root / "vod" / "clip", vod_seconds)
+    site = StaticSite({"/live/": root / "live", "/vod/": root / "vod"}, api=api)
+    try:
+        encoder = LiveEncoder(root / "live" / "test", time_url or site.url("/time"))
+        try:
+            encoder.wait_ready(segments=4)
+            yield site, encoder
+        finally:
+            encoder.stop()
+    finally:
+        site.close()
 
 
 def viewer_edge(cdn, upstream, tmp_path, serves_player, **flags):

@@ -17,7 +17,7 @@ page comes from a static site of its own and only the media goes through the edg
 import pytest
 
 import browser
-from browser import LADDER, StaticSite, access_log, cmcd_of, run_scenario
+from browser import LADDER, access_log, cmcd_of, run_scenario
 
 LIVE = "/live/test/manifest.mpd"
 VOD = "/vod/clip/manifest.mpd"
@@ -28,20 +28,11 @@ CMCD_REQUIRED = {"sid", "cid", "bl", "br", "mtp", "nor", "su", "st", "v"}
 @pytest.fixture(scope="module")
 def media(tmp_path_factory):
     """The upstream the edges of this file proxy: live + VOD, made once."""
-    missing = browser.prerequisites()
-    assert not missing, "browser tests need: " + ", ".join(missing)
-    root = tmp_path_factory.mktemp("media")
-    browser.make_vod(root / "vod" / "clip", VOD_SECONDS)
-    site = StaticSite({"/live/": root / "live", "/vod/": root / "vod"},
-                      api={"/api/streams": (200, {"streams": [{"name": "test", "live": True}]})})
+    api = {"/api/streams": (200, {"streams": [{"name": "test", "live": True}]})}
     # UTCTiming names the edge-relative /time: every Cascade node answers it.
-    encoder = browser.LiveEncoder(root / "live" / "test", "/time")
-    try:
-        encoder.wait_ready(segments=4)
+    with browser.media_upstream(tmp_path_factory.mktemp("media"), VOD_SECONDS, time_url="/time",
+                                api=api) as (site, _):
         yield site
-    finally:
-        encoder.stop()
-        site.close()
 
 
 @pytest.fixture(scope="module")

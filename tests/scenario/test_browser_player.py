@@ -25,22 +25,15 @@ CMCD_REQUIRED = {"sid", "cid", "bl", "br", "mtp", "nor", "su", "st", "v"}
 @pytest.fixture(scope="module")
 def media(tmp_path_factory):
     """The media site (live + VOD) and the page site, for the whole file."""
-    missing = browser.prerequisites()
-    assert not missing, "browser tests need: " + ", ".join(missing)
     root = tmp_path_factory.mktemp("media")
-    browser.make_vod(root / "vod" / "clip", VOD_SECONDS)
-    site = StaticSite({"/live/": root / "live", "/vod/": root / "vod"})
     page = StaticSite({"/player/vendor/": browser.VENDOR_DIR, "/player/": browser.WEB_DIR},
                       api={"/api/streams": (200, {"streams": [
                           {"name": "test", "live": True, "created_ms": 1},
                           {"name": "gone", "live": False, "created_ms": 2}]})})
-    encoder = browser.LiveEncoder(root / "live" / "test", site.url("/time"))
     try:
-        encoder.wait_ready(segments=4)
-        yield {"site": site, "page": page, "encoder": encoder, "root": root}
+        with browser.media_upstream(root, VOD_SECONDS) as (site, encoder):
+            yield {"site": site, "page": page, "encoder": encoder, "root": root}
     finally:
-        encoder.stop()
-        site.close()
         page.close()
 
 

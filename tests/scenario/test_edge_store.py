@@ -13,8 +13,6 @@ restarted on the same cache directory.
 import asyncio
 import os
 import random
-import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -259,22 +257,6 @@ def test_purge_needs_the_admin_token(cdn):
     assert edge.get("/s").header("cache-status").startswith("cascade-edge; hit")
 
 
-def hit_rate(edge, path):
-    """Hits per second on path: wrk (Debian's, as bench/ uses) for 2 s, else pipelined bursts."""
-    if shutil.which("wrk"):
-        out = subprocess.run(["wrk", "-t1", "-c8", "-d2s", edge.url(path)], capture_output=True,
-                             text=True, timeout=30, check=True).stdout
-        return float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
-    burst = build_request("GET", path) * 200
-    with edge.conn() as c:
-        start = time.perf_counter()
-        for _ in range(10):
-            c.send(burst)
-            for _ in range(200):
-                assert c.response().status == 200
-        return 2000 / (time.perf_counter() - start)
-
-
 def test_churn_of_three_times_the_cache_size(cdn, tmp_path):
     size = 64 * MB
     root = tmp_path / "www"
@@ -285,7 +267,6 @@ def test_churn_of_three_times_the_cache_size(cdn, tmp_path):
     edge = cdn.edge(upstream=up.hostport, cache_dir=cache_dir, cache_size="64M")
     edge.get("/hot.mpd")
     wait_for(lambda: edge.metric("edge.cache.stored") >= 1, 5, what="stored")
-    before = hit_rate(edge, "/hot.mpd")
 
     paths = list(objects)
     # Fetched in batches of four, each batch cached before the next: a slow (shared) disk
@@ -307,15 +288,15 @@ def test_churn_of_three_times_the_cache_size(cdn, tmp_path):
     wait_for(lambda: edge.metric("edge.cache.stored") >= len(paths) + 1, 60,
              what="every object committed")
 
-    after = hit_rate(edge, "/hot.mpd")
     assert edge.metric("edge.cache.store_failed") == 0  # no commit failed (no MDB_MAP_FULL)
     assert edge.metric("store.puts", result="failed") == 0
     assert edge.metric("store.evictions") > 0
     assert edge.metric("edge.cache.stored") >= len(paths)
     assert os.path.getsize(cache_dir / "data.mdb") <= size
     assert edge.metric("store.map.used_bytes") <= size
-    print(f"hits/s on the hot object: {before:.0f} before churn, {after:.0f} after")
-    assert after >= before * 0.8, f"the hit path slowed down: {before:.0f}/s -> {after:.0f}/s"
+    # The hot object is still a hit after the churn (its speed is bench/'s business: a timed
+    # assertion here would measure the shared machine, not the cache).
+    assert edge.get("/hot.mpd").header("cache-status").startswith("cascade-edge; hit")
 
 
 def test_a_slow_reader_of_a_zero_copy_hit_is_reset_after_max_reader_age(cdn, tmp_path):

@@ -44,22 +44,6 @@ t_collect(void *arg, uint8_t type, uint32_t ts, const uint8_t *data, size_t len)
 }
 
 static void
-t_tmpdir(char *dir, size_t n)
-{
-    (void)snprintf(dir, n, "/tmp/cascade-journal-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-}
-
-static void
-t_rm_rf(const char *dir)
-{
-    char cmd[512];
-
-    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(0, system(cmd));
-}
-
-static void
 t_wait_synced(struct journal *j)
 {
     int i;
@@ -81,7 +65,7 @@ test_append_sync_replay(void **state)
     uint64_t bases[4];
 
     (void)state;
-    t_tmpdir(dir, sizeof(dir));
+    unit_tmpdir(dir, sizeof(dir), "journal");
     (void)snprintf(sub, sizeof(sub), "%s/cam", dir);
     memset(body, 0x5a, sizeof(body));
     assert_int_equal(ERR_INVAL, journal_syncer_start(0, &sy));
@@ -120,7 +104,7 @@ test_append_sync_replay(void **state)
     assert_int_equal(3000, got.len[2]);
     assert_int_equal(0x12345678, got.ts[3]);
     assert_int_equal(0, got.len[3]);
-    t_rm_rf(dir);
+    unit_rm_rf(dir);
     metrics_reset();
     UNIT_END(live);
 }
@@ -139,7 +123,7 @@ test_torn_tail_is_cut(void **state)
     int fd;
 
     (void)state;
-    t_tmpdir(dir, sizeof(dir));
+    unit_tmpdir(dir, sizeof(dir), "journal");
     memset(body, 1, sizeof(body));
     assert_int_equal(0, journal_syncer_start(50, &sy));
     assert_int_equal(0, journal_open(sy, dir, 0, &j));
@@ -183,7 +167,7 @@ test_torn_tail_is_cut(void **state)
     (void)close(fd);
     assert_int_equal(ERR_PROTO, journal_replay(path, t_collect, &got));
     assert_int_equal(-ENOENT, journal_replay("/nonexistent/x.flv", t_collect, &got));
-    t_rm_rf(dir);
+    unit_rm_rf(dir);
     metrics_reset();
     UNIT_END(live);
 }
@@ -198,7 +182,7 @@ test_failed_write_breaks_the_journal(void **state)
     uint8_t body[10] = {0};
 
     (void)state;
-    t_tmpdir(dir, sizeof(dir));
+    unit_tmpdir(dir, sizeof(dir), "journal");
     assert_int_equal(0, journal_syncer_start(50, &sy));
     assert_int_equal(0, journal_open(sy, dir, 7, &j));
     assert_int_equal(0, fault_arm("journal.write", 2, false));
@@ -212,7 +196,7 @@ test_failed_write_breaks_the_journal(void **state)
     assert_null(j);
     fault_reset();
     journal_syncer_stop(&sy);
-    t_rm_rf(dir);
+    unit_rm_rf(dir);
     metrics_reset();
     UNIT_END(live);
 }
@@ -229,7 +213,7 @@ test_list_seal_sweep_meta(void **state)
     int fd;
 
     (void)state;
-    t_tmpdir(dir, sizeof(dir));
+    unit_tmpdir(dir, sizeof(dir), "journal");
     (void)snprintf(sub, sizeof(sub), "%s/s1", dir);
     assert_int_equal(ERR_NOTFOUND, journal_meta_read(sub, &ast));
     assert_int_equal(0, journal_meta_write(sub, 1795489200123ull));
@@ -271,7 +255,7 @@ test_list_seal_sweep_meta(void **state)
     assert_int_equal(0, journal_sweep(dir, 3600 * 1000, now));
     assert_int_equal(3, journal_sweep(dir, 0, now + 1000));
     assert_int_equal(0, journal_list(path, bases, ARRAY_SIZE(bases)));
-    t_rm_rf(dir);
+    unit_rm_rf(dir);
     metrics_reset();
     UNIT_END(live);
 }
@@ -288,7 +272,7 @@ test_buffered_appends_reach_the_file_on_flush(void **state)
     uint64_t hdr;
 
     (void)state;
-    t_tmpdir(dir, sizeof(dir));
+    unit_tmpdir(dir, sizeof(dir), "journal");
     (void)snprintf(sub, sizeof(sub), "%s/cam", dir);
     (void)snprintf(path, sizeof(path), "%s/0000000000000000.flv", sub);
     memset(body, 0x33, sizeof(body));
@@ -337,7 +321,7 @@ test_buffered_appends_reach_the_file_on_flush(void **state)
     assert_int_equal(40, got.ts[6]);
     assert_int_equal(2000, got.len[7]);
     assert_int_equal(60, got.ts[8]);
-    t_rm_rf(dir);
+    unit_rm_rf(dir);
     metrics_reset();
     UNIT_END(live);
 }

@@ -36,15 +36,6 @@ struct t_env {
 static struct t_env t_lmdb = {.backend = META_BACKEND_LMDB};
 static struct t_env t_pg = {.backend = META_BACKEND_POSTGRES};
 
-static void
-t_rm_rf(const char *dir)
-{
-    char cmd[512];
-
-    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(0, system(cmd));
-}
-
 static int
 t_open(struct t_env *e, uint64_t events_keep, struct meta **pm)
 {
@@ -154,7 +145,7 @@ t_teardown(void **state)
         if (system(cmd) != 0)
             return -1;
     }
-    t_rm_rf(e->dir);
+    unit_rm_rf(e->dir);
     return 0;
 }
 

@@ -16,22 +16,6 @@
 #include "../../origin/streams.c"
 
 static void
-t_tmpdir(char *dir, size_t n)
-{
-    (void)snprintf(dir, n, "/tmp/cascade-streams-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-}
-
-static void
-t_rm_rf(const char *dir)
-{
-    char cmd[512];
-
-    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(0, system(cmd));
-}
-
-static void
 test_create_and_lookup(void **state)
 {
     int64_t live = mem_live();
@@ -40,7 +24,7 @@ test_create_and_lookup(void **state)
     struct streams *s = NULL;
 
     (void)state;
-    t_tmpdir(dir, sizeof(dir));
+    unit_tmpdir(dir, sizeof(dir), "streams");
     (void)snprintf(meta, sizeof(meta), "%s/meta", dir);
     assert_int_equal(0, streams_open(meta, "0.0.0.0:1935", &s));
     assert_string_equal("127.0.0.1:1935", s->rtmp_host);
@@ -67,7 +51,7 @@ test_create_and_lookup(void **state)
     assert_int_equal(0, streams_key_lookup(s, key, found, sizeof(found)));
     assert_string_equal("news", found);
     streams_close(&s);
-    t_rm_rf(dir);
+    unit_rm_rf(dir);
     metrics_reset();
     UNIT_END(live);
 }
@@ -80,7 +64,7 @@ test_one_publisher_per_stream(void **state)
     char dir[64];
 
     (void)state;
-    t_tmpdir(dir, sizeof(dir));
+    unit_tmpdir(dir, sizeof(dir), "streams");
     assert_int_equal(0, streams_open(dir, "127.0.0.1:1935", &s));
     assert_false(streams_is_live(s, "a"));
     assert_int_equal(0, streams_live_begin(s, "a"));
@@ -93,7 +77,7 @@ test_one_publisher_per_stream(void **state)
     assert_int_equal(0, streams_live_begin(s, "a"));
     streams_live_end(s, "zzz"); /* unknown: nothing happens */
     streams_close(&s);
-    t_rm_rf(dir);
+    unit_rm_rf(dir);
     metrics_reset();
     UNIT_END(live);
 }

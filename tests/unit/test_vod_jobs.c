@@ -13,15 +13,6 @@
 #include "../../origin/vod_jobs.c"
 
 static void
-t_rm_rf(const char *dir)
-{
-    char cmd[512];
-
-    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(0, system(cmd));
-}
-
-static void
 t_add(struct vod_db *db, const char *id)
 {
     char key[64];
@@ -45,12 +36,12 @@ test_vod_jobs_lease_cycle(void **state)
 {
     int64_t live = mem_live();
     struct vod_queue_params qp = {1000, 2, 100};
-    char dir[64] = "/tmp/cascade-vodjobs-XXXXXX", lease[40];
+    char dir[64], lease[40];
     struct vod_db *db = NULL;
     json_t *a, *b, *c, *res;
 
     (void)state;
-    assert_non_null(mkdtemp(dir));
+    unit_tmpdir(dir, sizeof(dir), "vodjobs");
     assert_int_equal(0, vod_db_open(dir, 16 << 20, &db));
     t_add(db, "v.v00000");
     t_add(db, "v.v00001");
@@ -100,7 +91,7 @@ test_vod_jobs_lease_cycle(void **state)
     vod_db_close(&db);
     json_decref(a);
     json_decref(b);
-    t_rm_rf(dir);
+    unit_rm_rf(dir);
     UNIT_END(live);
 }
 
@@ -115,7 +106,7 @@ t_setup(void **state)
     if (mkdtemp(dir) == NULL || vod_db_open(dir, 16 << 20, &db) != 0)
         return -1;
     vod_db_close(&db);
-    t_rm_rf(dir);
+    unit_rm_rf(dir);
     return 0;
 }
 

@@ -16,6 +16,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "mem.h"
@@ -29,5 +31,30 @@
         assert_int_equal(1, event_base_loop((base), EVLOOP_NONBLOCK));                             \
         UNIT_END(live);                                                                            \
     } while (0)
+
+/*
+ * Scratch directories for tests that need files: unit_tmpdir() makes a
+ * fresh /tmp/cascade-<tag>-XXXXXX in dir (n bytes), unit_rm_rf() removes
+ * it with all it holds. Both assert. (Headers only: CMake builds each
+ * tests/unit/test_*.c alone, so there is no unit.c to link.)
+ */
+static inline void
+unit_tmpdir(char *dir, size_t n, const char *tag)
+{
+    int len = snprintf(dir, n, "/tmp/cascade-%s-XXXXXX", tag);
+
+    assert_true(len > 0 && (size_t)len < n);
+    assert_non_null(mkdtemp(dir));
+}
+
+static inline void
+unit_rm_rf(const char *dir)
+{
+    char cmd[512];
+    int len = snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+
+    assert_true(len > 0 && (size_t)len < sizeof(cmd));
+    assert_int_equal(0, system(cmd));
+}
 
 #endif
