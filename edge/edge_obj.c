@@ -195,12 +195,52 @@ edge_obj_build(uint8_t *out, size_t cap, enum edge_obj_kind kind, uint16_t statu
     return (int)need;
 }
 
+/* The NUL ending a non-empty token that starts at s, or NULL. */
+static const char *
+edge_obj_name_end(const char *s, const char *end)
+{
+    const char *p = s;
+
+    while (p < end && edge_obj_tchar[(unsigned char)*p])
+        p++; /* NUL is no tchar: the loop stops there */
+    return p != s && p < end && *p == '\0' ? p : NULL;
+}
+
+/* Has v a zero byte? (Exact: no false positives, so no byte is skipped wrongly.) */
+static uint64_t
+edge_obj_zero_byte(uint64_t v)
+{
+    return (v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull;
+}
+
+/* The NUL ending a value that starts at s, or NULL (none, or CR or LF first). */
+static const char *
+edge_obj_value_end(const char *s, const char *end)
+{
+    uint64_t w;
+
+    /* Eight bytes at a time up to the word holding a NUL, CR or LF. */
+    while (end - s >= 8) {
+        memcpy(&w, s, 8);
+        if (edge_obj_zero_byte(w) | edge_obj_zero_byte(w ^ 0x0d0d0d0d0d0d0d0dull) |
+            edge_obj_zero_byte(w ^ 0x0a0a0a0a0a0a0a0aull))
+            break;
+        s += 8;
+    }
+    for (; s < end; s++) {
+        if (*s == '\0')
+            return s;
+        if (*s == '\r' || *s == '\n')
+            return NULL;
+    }
+    return NULL;
+}
+
 int
 edge_obj_parse(const uint8_t *p, size_t len, struct edge_obj *o)
 {
     const char *s, *end, *nul;
     uint32_t nfields, flen, i;
-    size_t nlen;
 
     memset(o, 0, sizeof(*o));
     if (len < EDGE_OBJ_FIXED || edge_obj_get32(p) != EDGE_OBJ_MAGIC || p[5] != 0)
@@ -216,16 +256,13 @@ edge_obj_parse(const uint8_t *p, size_t len, struct edge_obj *o)
         return ERR_PROTO;
     s = (const char *)p + EDGE_OBJ_FIXED;
     end = s + flen;
+    /* One pass per field: every hit parses its block. */
     for (i = 0; i < nfields; i++) {
-        nul = memchr(s, '\0', (size_t)(end - s));
-        if (nul == NULL || !edge_obj_name_ok(s, (size_t)(nul - s)))
-            return ERR_PROTO;
-        s = nul + 1;
-        nul = memchr(s, '\0', (size_t)(end - s));
+        nul = edge_obj_name_end(s, end);
         if (nul == NULL)
             return ERR_PROTO;
-        nlen = (size_t)(nul - s);
-        if (!edge_obj_value_ok(s, nlen))
+        nul = edge_obj_value_end(nul + 1, end);
+        if (nul == NULL)
             return ERR_PROTO;
         s = nul + 1;
     }

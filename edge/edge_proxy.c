@@ -232,26 +232,30 @@ struct edge_answer {
     uint64_t len; /* UINT64_MAX: to the end (length unknown) */
 };
 
+/*
+ * Sends the stored fields sfs (from edge_obj_fields(): NUL-terminated in
+ * place, and checked by edge_obj_parse() or edge_obj_build(), so httpd
+ * takes them as they are). Only framing fields would be refused, and a
+ * block never holds one.
+ */
 static void
-edge_emit_fields(struct httpd_req *r, const struct edge_obj *obj, bool for_304, bool skip_age)
+edge_emit_fields(struct httpd_req *r, const struct cache_fields *sfs, bool for_304, bool skip_age)
 {
-    const char *name, *value;
-    size_t pos = 0, nlen, vlen;
+    const struct cache_field *f;
     bool has_etag = false;
+    size_t i;
 
-    if (for_304) {
-        while (edge_obj_next(obj, &pos, &name, &nlen, &value, &vlen))
-            if (cache_name_eq(name, nlen, "etag"))
+    if (for_304)
+        for (i = 0; i < sfs->n; i++)
+            if (cache_name_eq(sfs->v[i].name, sfs->v[i].name_len, "etag"))
                 has_etag = true;
-        pos = 0;
-    }
-    while (edge_obj_next(obj, &pos, &name, &nlen, &value, &vlen)) {
-        if (skip_age && cache_name_eq(name, nlen, "age"))
+    for (i = 0; i < sfs->n; i++) {
+        f = &sfs->v[i];
+        if (skip_age && cache_name_eq(f->name, f->name_len, "age"))
             continue;
-        if (for_304 && !cache_policy_field_in_304(name, nlen, has_etag))
+        if (for_304 && !cache_policy_field_in_304(f->name, f->name_len, has_etag))
             continue;
-        /* Refused only for framing fields, which a block never holds. */
-        httpd_resp_set(r, name, value);
+        httpd_resp_set_n(r, f->name, f->name_len, f->value, f->value_len);
     }
 }
 
@@ -282,18 +286,18 @@ edge_emit_ours(struct httpd_req *r, int64_t age, const char *cs)
     size_t n, c;
 
     if (age >= 0) {
-        (void)edge_fmt_i64(buf, age);
-        httpd_resp_set(r, "Age", buf);
+        n = edge_fmt_i64(buf, age);
+        httpd_resp_set_n(r, "Age", 3, buf, n);
     }
     /* SPEC: RFC 9110 7.6.3 -- Via; RFC 9211 2 -- our member of Cache-Status, last */
-    httpd_resp_set(r, "Via", edge_g.via);
+    httpd_resp_set_n(r, "Via", 3, edge_g.via, strlen(edge_g.via));
     n = strlen(edge_g.name);
     c = strnlen(cs, sizeof(buf) - n - 3);
     memcpy(buf, edge_g.name, n);
     memcpy(buf + n, "; ", 2);
     memcpy(buf + n + 2, cs, c);
     buf[n + 2 + c] = '\0';
-    httpd_resp_set(r, "Cache-Status", buf);
+    httpd_resp_set_n(r, "Cache-Status", 12, buf, n + 2 + c);
 }
 
 /*
@@ -317,9 +321,9 @@ edge_answer_start(struct edge_worker *w, struct httpd_req *r, const struct cache
     memset(a, 0, sizeof(*a));
     memset(&res, 0, sizeof(res));
     res.what = CACHE_COND_200;
+    sfs.v = sf;
+    sfs.n = edge_obj_fields(obj, sf, ARRAY_SIZE(sf));
     if (evaluate) {
-        sfs.v = sf;
-        sfs.n = edge_obj_fields(obj, sf, ARRAY_SIZE(sf));
         if (length < 0)
             qq.flags &= ~(uint32_t)(CACHE_REQ_RANGE | CACHE_REQ_IF_RANGE);
         cache_policy_conditional(&w->policy, &qq, &sfs, &obj->meta,
@@ -335,13 +339,13 @@ edge_answer_start(struct edge_worker *w, struct httpd_req *r, const struct cache
         a->ended = true;
         return;
     case CACHE_COND_304:
-        edge_emit_fields(r, obj, true, age >= 0);
+        edge_emit_fields(r, &sfs, true, age >= 0);
         edge_emit_ours(r, age, cs);
         httpd_resp_start(r, 304, -1);
         a->ended = true;
         return;
     case CACHE_COND_206:
-        edge_emit_fields(r, obj, false, age >= 0);
+        edge_emit_fields(r, &sfs, false, age >= 0);
         httpd_resp_set(r, "Content-Range", res.content_range);
         edge_emit_ours(r, age, cs);
         httpd_resp_start(r, 206, (int64_t)(res.last - res.first + 1));
@@ -349,7 +353,7 @@ edge_answer_start(struct edge_worker *w, struct httpd_req *r, const struct cache
         a->len = res.last - res.first + 1;
         break;
     default:
-        edge_emit_fields(r, obj, false, age >= 0);
+        edge_emit_fields(r, &sfs, false, age >= 0);
         edge_emit_ours(r, age, cs);
         httpd_resp_start(r, status, length);
         a->off = 0;
@@ -909,7 +913,9 @@ edge_req_on_head(struct collapse_waiter *wt, const struct collapse_head *hd, boo
                        er->collapsed ? "; collapsed" : "", er->hfm ? "; detail=hit-for-miss" : "");
     if (er->kind == EDGE_RK_PASS && age < 0) {
         /* relayed as it came, with the upstream's own Age */
-        edge_emit_fields(er->r, &hd->obj, false, false);
+        hfs.v = hf;
+        hfs.n = edge_obj_fields(&hd->obj, hf, ARRAY_SIZE(hf));
+        edge_emit_fields(er->r, &hfs, false, false);
         edge_emit_ours(er->r, -1, cs);
         httpd_resp_start(er->r, hd->status, hd->length);
         memset(&a, 0, sizeof(a));

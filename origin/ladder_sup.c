@@ -38,10 +38,13 @@
 
 #define LADDER_SUP_TICK_MS 250
 #define LADDER_SUP_TERM_GRACE_MS 1000
-#define LADDER_SUP_HEALTHY_MS 30000 /* running this long resets the backoff */
-#define LADDER_SUP_SLOW_TICKS 8     /* consecutive ticks behind before dropping a rung */
+#define LADDER_SUP_HEALTHY_MS 30000   /* running this long resets the backoff */
+#define LADDER_SUP_GOP_MAX (8u << 20) /* a longer GOP is not kept: restarts wait for a keyframe */
+#define LADDER_SUP_GOP_ENTRY 9
+#define LADDER_SUP_SLOW_TICKS 8 /* consecutive ticks behind before dropping a rung */
 #define LADDER_SUP_ARGV_MAX 512
 #define LADDER_SUP_ARGBUF (16u << 10)
+#define LADDER_SUP_AAC_PRIMING 1024 /* samples: ffmpeg's aac encoder's initial padding */
 
 enum ladder_sup_state {
     LADDER_SUP_OFF = 0,
@@ -53,7 +56,9 @@ enum ladder_sup_state {
 
 struct ladder_sup_reader {
     struct ladder_sup *s; /* borrowed: the owner */
-    unsigned rung;
+    unsigned rung;        /* video: index in picks; audio: index in the ladder's audio */
+    bool audio;
+    bool dead;          /* failed: its output is ignored */
     struct pkg_fmp4 *f; /* owned; NULL once failed */
 };
 
@@ -73,9 +78,15 @@ struct ladder_sup {
     uint8_t *cfg; /* owned: the AVC sequence header tag body */
     size_t cfg_len;
     struct ladder_worker *w; /* owned while RUNNING */
-    struct ladder_sup_reader readers[LADDER_MAX_VIDEO];
-    unsigned nreaders;
-    bool counted; /* holds one of the process's worker slots */
+    struct ladder_sup_reader readers[LADDER_MAX_VIDEO + LADDER_MAX_AUDIO];
+    unsigned nreaders; /* video readers first, then naudio audio ones */
+    uint8_t *acfg;     /* owned: the AAC sequence header tag body, NULL without audio */
+    size_t acfg_len;
+    uint32_t asr;         /* the source's sample rate (the encoded rungs keep it) */
+    unsigned naudio;      /* audio outputs of the running worker */
+    bool audio_fed;       /* the running worker has had its first audio tag */
+    int64_t audio_offset; /* ticks: where its audio output time 0 is on the timeline */
+    bool counted;         /* holds one of the process's worker slots */
     bool stop_requested;
     bool restart_now; /* the exit was ours (slow): no backoff */
     uint32_t backoff_ms;
@@ -93,13 +104,28 @@ struct ladder_sup {
     struct event *restart_ev;   /* owned: backoff timer */
     struct event *reap_ev;      /* owned: frees a worker outside its callback */
     struct ladder_worker *dead; /* owned: a worker whose exit callback ran */
+    unsigned fails;             /* crashes in a row (a healthy run resets it) */
+    bool run_overlay;           /* the running worker draws the disclaimer */
+    uint64_t run_key_ms;        /* where its output begins on the timeline */
+    /*
+     * The session's tags since its latest video keyframe (the GOP in
+     * progress), so a restarted worker starts at that keyframe at once and
+     * catches up faster than real time instead of waiting for the next one.
+     * Entries: type (1 byte), dts ms (4), length (4), the tag body.
+     */
+    uint8_t *gop;
+    size_t gop_len, gop_cap;
+    bool gop_valid; /* starts at a keyframe and is complete */
+    uint32_t gop_dts;
+    int32_t gop_cts;
+    uint64_t gop_base_ms;
 };
 
 static struct {
     bool init;
     unsigned running;
     struct metric *starts, *restarts, *crashes, *hangs, *slow, *restored, *refused, *running_g,
-        *segments, *lag_ms, *speed, *input_dropped, *reader_errors;
+        *segments, *asegments, *lag_ms, *speed, *input_dropped, *reader_errors;
 } ladder_sup_g;
 
 static void
@@ -125,7 +151,9 @@ ladder_sup_metrics_init(void)
         "origin.ladder.refused", "Streams left passthrough-only: ladder.max_workers were running.");
     ladder_sup_g.running_g = metrics_gauge("origin.ladder.workers", "Transcoder workers running.");
     ladder_sup_g.segments =
-        metrics_counter("origin.ladder.segments", "Encoded media segments repackaged.");
+        metrics_counter("origin.ladder.segments", "Encoded video segments repackaged.");
+    ladder_sup_g.asegments =
+        metrics_counter("origin.ladder.audio_segments", "Encoded audio segments repackaged.");
     ladder_sup_g.lag_ms =
         metrics_gauge("origin.ladder.lag_ms",
                       "Largest lag of a worker's output behind its input, ms (last tick).");
@@ -156,13 +184,26 @@ ladder_sup_reader_cb(void *arg, const struct pkg_out *out)
     struct pkg_rep_info info;
 
     if (out->kind == PKG_OUT_SEGMENT) {
-        metric_inc(ladder_sup_g.segments);
+        metric_inc(r->audio ? ladder_sup_g.asegments : ladder_sup_g.segments);
         r->s->fn(r->s->arg, r->rung, out, NULL);
         return 0;
     }
     pkg_fmp4_info(r->f, &info);
     r->s->fn(r->s->arg, r->rung, out, &info);
     return 0;
+}
+
+static void
+ladder_sup_reader_fail(struct ladder_sup *s, struct ladder_sup_reader *r, int rc)
+{
+    metric_inc(ladder_sup_g.reader_errors);
+    LOG(LOG_WARN, "ladder", "reader_failed", "stream=%s rung=%s err=%s", s->name,
+        r->audio ? s->conf.ladder->audio[r->rung].id : s->picks[r->rung].rung->id, err_name(rc));
+    pkg_fmp4_free(&r->f);
+    r->dead = true;
+    /* A rung we cannot read is as good as a dead worker. */
+    if (s->w != NULL)
+        ladder_worker_kill(s->w, SIGKILL);
 }
 
 static void
@@ -176,18 +217,16 @@ ladder_sup_out_cb(void *arg, unsigned idx, const uint8_t *p, size_t len)
     if (idx >= s->nreaders)
         return;
     r = &s->readers[idx];
-    if (r->f == NULL)
+    if (r->dead)
         return;
-    rc = pkg_fmp4_feed(r->f, p, len);
-    if (rc != 0) {
-        metric_inc(ladder_sup_g.reader_errors);
-        LOG(LOG_WARN, "ladder", "reader_failed", "stream=%s rung=%s err=%s", s->name,
-            s->picks[r->rung].rung->id, err_name(rc));
-        pkg_fmp4_free(&r->f);
-        /* A rung we cannot read is as good as a dead worker. */
-        if (s->w != NULL)
-            ladder_worker_kill(s->w, SIGKILL);
+    if (r->f == NULL) {
+        /* Audio output before any audio input: it cannot be placed on the timeline. */
+        ladder_sup_reader_fail(s, r, ERR_PROTO);
+        return;
     }
+    rc = pkg_fmp4_feed(r->f, p, len);
+    if (rc != 0)
+        ladder_sup_reader_fail(s, r, rc);
 }
 
 static void
@@ -270,14 +309,23 @@ ladder_sup_exited_cb(void *arg, int status)
         s->state = LADDER_SUP_IDLE;
         return;
     }
+    s->state = LADDER_SUP_BACKOFF;
     if (s->restart_now) {
+        /* Ours (slow, restore, disclaimer): again at once, from the GOP in progress. */
         s->restart_now = false;
-        s->state = LADDER_SUP_WAIT;
+        event_active(s->restart_ev, EV_TIMEOUT, 0);
         return;
     }
-    if (ladder_sup_now_ms() - s->started_ms > LADDER_SUP_HEALTHY_MS)
+    if (ladder_sup_now_ms() - s->started_ms > LADDER_SUP_HEALTHY_MS) {
         s->backoff_ms = s->conf.backoff_min_ms;
-    s->state = LADDER_SUP_BACKOFF;
+        s->fails = 0;
+    }
+    /* The first crash after a healthy run restarts at once; then the backoff doubles. */
+    if (s->fails++ == 0) {
+        event_active(s->restart_ev, EV_TIMEOUT, 0);
+        LOG(LOG_INFO, "ladder", "restart_scheduled", "stream=%s backoff_ms=0", s->name);
+        return;
+    }
     tv.tv_sec = s->backoff_ms / 1000;
     tv.tv_usec = (suseconds_t)(s->backoff_ms % 1000) * 1000;
     AZ(evtimer_add(s->restart_ev, &tv));
@@ -287,6 +335,8 @@ ladder_sup_exited_cb(void *arg, int status)
         s->backoff_ms * 2 > s->conf.backoff_max_ms ? s->conf.backoff_max_ms : s->backoff_ms * 2;
 }
 
+static void ladder_sup_replay(struct ladder_sup *s);
+
 static void
 ladder_sup_restart_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -295,8 +345,10 @@ ladder_sup_restart_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     CAST_OBJ_NOTNULL(s, arg, LADDER_SUP_MAGIC);
-    if (s->state == LADDER_SUP_BACKOFF)
-        s->state = LADDER_SUP_WAIT;
+    if (s->state != LADDER_SUP_BACKOFF)
+        return;
+    s->state = LADDER_SUP_WAIT;
+    ladder_sup_replay(s);
 }
 
 /* ---- hang and lag ---- */
@@ -511,6 +563,38 @@ ladder_sup_build_argv(struct ladder_sup *s, struct ladder_sup_argv *a)
         ladder_sup_arg(a, "90000");
         ladder_sup_arg(a, ladder_sup_strf(a, "pipe:%u", LADDER_WORKER_FIRST_OUT_FD + (i - s->top)));
     }
+    /*
+     * The audio rungs: AAC at the source's sample rate, one fragment per
+     * segment duration (-frag_duration: an audio-only mp4 has no keyframes
+     * to cut at), so every rung cuts after the same number of frames.
+     */
+    for (i = 0; i < s->naudio; i++) {
+        const char *aargv[16];
+        char *abuf = a->buf + a->used;
+        int n;
+
+        if (a->used >= sizeof(a->buf))
+            return ERR_LIMIT;
+        n = ladder_audio_args(&s->conf.ladder->audio[i], abuf, sizeof(a->buf) - a->used, aargv,
+                              ARRAY_SIZE(aargv));
+        if (n < 0)
+            return n;
+        for (j = 0; j < (unsigned)n; j++)
+            a->used += strlen(aargv[j]) + 1;
+        ladder_sup_arg(a, "-map");
+        ladder_sup_arg(a, "0:a:0");
+        for (j = 0; j < (unsigned)n; j++)
+            ladder_sup_arg(a, aargv[j]);
+        ladder_sup_arg(a, "-vn");
+        ladder_sup_arg(a, "-f");
+        ladder_sup_arg(a, "mp4");
+        ladder_sup_arg(a, "-movflags");
+        ladder_sup_arg(a, "frag_keyframe+empty_moov+default_base_moof");
+        ladder_sup_arg(a, "-frag_duration");
+        ladder_sup_arg(a, ladder_sup_strf(a, "%" PRIu64, (uint64_t)s->conf.segment_ms * 1000u));
+        ladder_sup_arg(a, ladder_sup_strf(a, "pipe:%u",
+                                          LADDER_WORKER_FIRST_OUT_FD + (s->npicks - s->top) + i));
+    }
     return a->full ? ERR_LIMIT : 0;
 }
 
@@ -528,9 +612,9 @@ ladder_sup_put_tag(uint8_t *h, uint8_t type, size_t len, uint32_t ts)
     h[8] = h[9] = h[10] = 0;
 }
 
-/* One FLV video tag into the worker's input (header, body, PreviousTagSize). */
+/* One FLV tag (8 audio, 9 video) into the worker's input (header, body, PreviousTagSize). */
 static int
-ladder_sup_feed(struct ladder_sup *s, const uint8_t *body, size_t len, uint32_t ts)
+ladder_sup_feed(struct ladder_sup *s, uint8_t type, const uint8_t *body, size_t len, uint32_t ts)
 {
     uint8_t h[11], t[4];
     uint32_t total = (uint32_t)len + 11;
@@ -538,7 +622,7 @@ ladder_sup_feed(struct ladder_sup *s, const uint8_t *body, size_t len, uint32_t 
 
     if (len >= (1u << 24))
         return ERR_LIMIT;
-    ladder_sup_put_tag(h, 9, len, ts);
+    ladder_sup_put_tag(h, type, len, ts);
     t[0] = (uint8_t)(total >> 24);
     t[1] = (uint8_t)(total >> 16);
     t[2] = (uint8_t)(total >> 8);
@@ -556,7 +640,7 @@ ladder_sup_feed(struct ladder_sup *s, const uint8_t *body, size_t len, uint32_t 
 static void
 ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t base_ms)
 {
-    static const uint8_t flv_head[13] = {'F', 'L', 'V', 1, 1, 0, 0, 0, 9, 0, 0, 0, 0};
+    uint8_t flv_head[13] = {'F', 'L', 'V', 1, 1, 0, 0, 0, 9, 0, 0, 0, 0};
     struct ladder_worker_params wp;
     struct ladder_worker_cbs cbs;
     struct ladder_sup_argv *a;
@@ -571,6 +655,7 @@ ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t
         s->state = LADDER_SUP_OFF;
         return;
     }
+    s->naudio = s->acfg != NULL ? s->conf.ladder->n_audio : 0;
     a = xcalloc(1, sizeof(*a));
     rc = ladder_sup_build_argv(s, a);
     if (rc != 0) {
@@ -581,7 +666,7 @@ ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t
     }
     memset(&wp, 0, sizeof(wp));
     wp.argv = a->argv;
-    wp.nout = s->npicks - s->top;
+    wp.nout = s->npicks - s->top + s->naudio;
     wp.nice = s->conf.nice;
     wp.stream = s->name;
     memset(&cbs, 0, sizeof(cbs));
@@ -604,7 +689,19 @@ ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t
     metric_gauge_add(ladder_sup_g.running_g, 1);
     /* Output time 0 is the keyframe's presentation time on the stream's timeline. */
     key_ms = base_ms + dts_ms + (uint64_t)(cts_ms > 0 ? cts_ms : 0);
-    for (i = 0; i < wp.nout; i++) {
+    s->run_overlay = s->disclaimer[0] != '\0';
+    s->run_key_ms = key_ms;
+    memset(s->readers, 0, sizeof(s->readers));
+    for (i = 0; i < s->naudio; i++) {
+        /* Made at the first audio tag fed, which says where their time 0 is. */
+        struct ladder_sup_reader *r = &s->readers[s->npicks - s->top + i];
+
+        r->s = s;
+        r->rung = i;
+        r->audio = true;
+    }
+    s->audio_fed = false;
+    for (i = 0; i < s->npicks - s->top; i++) {
         struct pkg_fmp4_params fp;
         struct ladder_sup_reader *r = &s->readers[i];
 
@@ -631,11 +728,15 @@ ladder_sup_start(struct ladder_sup *s, uint32_t dts_ms, int32_t cts_ms, uint64_t
     s->keeping_up_ms = 0;
     s->term_sent_ms = 0;
     s->stop_requested = false;
+    if (s->naudio > 0)
+        flv_head[4] = 5; /* SPEC: FLV 1.0 E.2 -- TypeFlagsAudio | TypeFlagsVideo */
+    /* Both sequence headers first, so the demuxer has both streams at once. */
     if (ladder_worker_write(s->w, flv_head, sizeof(flv_head)) != 0 ||
-        ladder_sup_feed(s, s->cfg, s->cfg_len, dts_ms) != 0)
+        ladder_sup_feed(s, 9, s->cfg, s->cfg_len, dts_ms) != 0 ||
+        (s->naudio > 0 && ladder_sup_feed(s, 8, s->acfg, s->acfg_len, dts_ms) != 0))
         ladder_worker_kill(s->w, SIGKILL);
-    LOG(LOG_INFO, "ladder", "started", "stream=%s rungs=%u top=%s key_ms=%" PRIu64, s->name,
-        wp.nout, s->picks[s->top].rung->id, key_ms);
+    LOG(LOG_INFO, "ladder", "started", "stream=%s rungs=%u audio_rungs=%u top=%s key_ms=%" PRIu64,
+        s->name, s->npicks - s->top, s->naudio, s->picks[s->top].rung->id, key_ms);
 }
 
 /* ---- the API ---- */
@@ -685,6 +786,8 @@ ladder_sup_free(struct ladder_sup **ps)
     event_free(s->restart_ev);
     event_free(s->reap_ev);
     xfree(s->cfg);
+    xfree(s->acfg);
+    xfree(s->gop);
     FREE_OBJ(s);
     *ps = NULL;
 }
@@ -720,11 +823,11 @@ ladder_sup_video_config(struct ladder_sup *s, const uint8_t *tag, size_t len, ui
     return s->npicks;
 }
 
-void
-ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
-                     int32_t cts_ms, bool key, uint64_t base_ms)
+/* A video tag into the worker (starting one at a keyframe when one is wanted). */
+static void
+ladder_sup_video_in(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
+                    int32_t cts_ms, bool key, uint64_t base_ms)
 {
-    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
     if (s->state == LADDER_SUP_IDLE)
         s->state = LADDER_SUP_WAIT; /* a new session */
     if (s->state == LADDER_SUP_WAIT && key && s->w == NULL) {
@@ -734,7 +837,7 @@ ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint3
     }
     if (s->state != LADDER_SUP_RUNNING || s->w == NULL || s->stop_requested)
         return;
-    if (ladder_sup_feed(s, tag, len, dts_ms) != 0) {
+    if (ladder_sup_feed(s, 9, tag, len, dts_ms) != 0) {
         metric_inc(ladder_sup_g.input_dropped);
         return;
     }
@@ -742,11 +845,187 @@ ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint3
     s->fed_since_adv++;
 }
 
+static void
+ladder_sup_audio_in(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
+                    uint64_t base_ms)
+{
+    unsigned i, first = s->npicks - s->top;
+    int64_t off;
+
+    if (s->state != LADDER_SUP_RUNNING || s->w == NULL || s->stop_requested || s->naudio == 0)
+        return;
+    if (!s->audio_fed) {
+        if (dts_ms < s->fed_first_dts)
+            return; /* before the keyframe the worker started at */
+        /*
+         * The encoder's first packet is its priming frame, one frame before
+         * the first input sample, and the mp4 muxer puts that packet at 0.
+         */
+        off = (int64_t)((base_ms + dts_ms) * s->asr / 1000u) - LADDER_SUP_AAC_PRIMING;
+        s->audio_offset = off > 0 ? off : 0;
+        for (i = 0; i < s->naudio; i++) {
+            struct pkg_fmp4_params fp;
+            struct ladder_sup_reader *r = &s->readers[first + i];
+
+            memset(&fp, 0, sizeof(fp));
+            fp.track = PKG_AUDIO;
+            fp.offset = s->audio_offset;
+            fp.stream = s->name;
+            if (pkg_fmp4_new(&r->f, &fp, ladder_sup_reader_cb, r) != 0) {
+                r->f = NULL;
+                r->dead = true;
+            }
+        }
+        s->audio_fed = true;
+    }
+    if (ladder_sup_feed(s, 8, tag, len, dts_ms) != 0)
+        metric_inc(ladder_sup_g.input_dropped);
+}
+
+/* Appends a tag to the GOP in progress (a keyframe begins a new one). */
+static void
+ladder_sup_gop_add(struct ladder_sup *s, uint8_t type, const uint8_t *tag, size_t len,
+                   uint32_t dts_ms)
+{
+    size_t need = LADDER_SUP_GOP_ENTRY + len;
+    uint8_t *p;
+
+    if (!s->gop_valid)
+        return;
+    if (s->gop_len + need > LADDER_SUP_GOP_MAX) {
+        s->gop_valid = false;
+        s->gop_len = 0;
+        return;
+    }
+    if (s->gop_len + need > s->gop_cap) {
+        size_t cap = s->gop_cap != 0 ? s->gop_cap : (64u << 10);
+
+        while (cap < s->gop_len + need)
+            cap *= 2;
+        s->gop = xrealloc(s->gop, cap);
+        s->gop_cap = cap;
+    }
+    p = s->gop + s->gop_len;
+    p[0] = type;
+    memcpy(p + 1, &dts_ms, 4);
+    memcpy(p + 5, &(uint32_t){(uint32_t)len}, 4);
+    memcpy(p + LADDER_SUP_GOP_ENTRY, tag, len);
+    s->gop_len += need;
+}
+
+/*
+ * A worker wanted now: started at the GOP in progress, fed what the
+ * session sent since its keyframe at once; without one (a GOP too long,
+ * no keyframe yet), the next keyframe starts it.
+ */
+static void
+ladder_sup_replay(struct ladder_sup *s)
+{
+    size_t o = 0;
+
+    if (!s->gop_valid || s->gop_len == 0 || s->w != NULL)
+        return;
+    ladder_worker_free(&s->dead);
+    while (o + LADDER_SUP_GOP_ENTRY <= s->gop_len) {
+        const uint8_t *p = s->gop + o;
+        uint32_t dts, len;
+
+        memcpy(&dts, p + 1, 4);
+        memcpy(&len, p + 5, 4);
+        if (p[0] == 9)
+            ladder_sup_video_in(s, p + LADDER_SUP_GOP_ENTRY, len, dts, o == 0 ? s->gop_cts : 0,
+                                o == 0, s->gop_base_ms);
+        else
+            ladder_sup_audio_in(s, p + LADDER_SUP_GOP_ENTRY, len, dts, s->gop_base_ms);
+        o += LADDER_SUP_GOP_ENTRY + len;
+    }
+    LOG(LOG_INFO, "ladder", "replayed", "stream=%s key_dts=%" PRIu32 " bytes=%zu", s->name,
+        s->gop_dts, s->gop_len);
+}
+
+void
+ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
+                     int32_t cts_ms, bool key, uint64_t base_ms)
+{
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    if (key) {
+        s->gop_valid = true;
+        s->gop_len = 0;
+        s->gop_dts = dts_ms;
+        s->gop_cts = cts_ms;
+        s->gop_base_ms = base_ms;
+    }
+    ladder_sup_gop_add(s, 9, tag, len, dts_ms);
+    ladder_sup_video_in(s, tag, len, dts_ms, cts_ms, key, base_ms);
+}
+
+unsigned
+ladder_sup_audio_config(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t sample_rate)
+{
+    bool running;
+
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    if (s->conf.ladder->n_audio == 0 || sample_rate == 0)
+        return 0;
+    if (s->acfg != NULL && s->acfg_len == len && memcmp(s->acfg, tag, len) == 0)
+        return s->conf.ladder->n_audio;
+    xfree(s->acfg);
+    s->acfg = xmalloc(len);
+    memcpy(s->acfg, tag, len);
+    s->acfg_len = len;
+    s->asr = sample_rate;
+    running = s->state == LADDER_SUP_RUNNING && s->w != NULL && !s->stop_requested;
+    LOG(LOG_INFO, "ladder", "audio_config", "stream=%s sample_rate=%" PRIu32 " restart=%d", s->name,
+        sample_rate, running);
+    /* The audio outputs are in the worker's command line: start it again with them. */
+    if (running) {
+        s->restart_now = true;
+        ladder_worker_kill(s->w, SIGKILL);
+    }
+    return s->conf.ladder->n_audio;
+}
+
+void
+ladder_sup_audio_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
+                     uint64_t base_ms)
+{
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    ladder_sup_gop_add(s, 8, tag, len, dts_ms);
+    ladder_sup_audio_in(s, tag, len, dts_ms, base_ms);
+}
+
+bool
+ladder_sup_overlay(const struct ladder_sup *s, uint64_t *key_ms)
+{
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    if (s->state != LADDER_SUP_RUNNING || s->w == NULL || !s->run_overlay)
+        return false;
+    *key_ms = s->run_key_ms;
+    return true;
+}
+
+unsigned
+ladder_sup_audio_rungs(const struct ladder_sup *s)
+{
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    return s->acfg != NULL ? s->conf.ladder->n_audio : 0;
+}
+
+bool
+ladder_sup_audio_live(const struct ladder_sup *s, unsigned rung)
+{
+    CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
+    return s->state == LADDER_SUP_RUNNING && s->w != NULL && s->term_sent_ms == 0 &&
+           rung < s->naudio && s->readers[s->npicks - s->top + rung].f != NULL;
+}
+
 void
 ladder_sup_session_end(struct ladder_sup *s)
 {
     CHECK_OBJ_NOTNULL(s, LADDER_SUP_MAGIC);
     evtimer_del(s->restart_ev);
+    s->gop_valid = false;
+    s->gop_len = 0;
     if (s->w != NULL) {
         s->stop_requested = true;
         ladder_worker_close_input(s->w);

@@ -47,8 +47,10 @@ struct ladder_sup_conf {
     const char *disclaimer; /* borrowed for ladder_sup_new() only; NULL or "" = none */
 };
 
-/* Each init and media segment of a rung, on the stream's timeline (90 kHz); info
- * (codecs, size) with the init segments, NULL with media segments. */
+/* Each init and media segment of a rung, on the stream's timeline (90 kHz for
+ * video, the sample rate for audio); info (codecs, size) with the init
+ * segments, NULL with media segments. out->track says which kind of rung:
+ * rung indexes the picks (video) or the ladder's audio rungs (audio). */
 typedef void ladder_sup_out_fn(void *arg, unsigned rung, const struct pkg_out *out,
                                const struct pkg_rep_info *info);
 
@@ -76,6 +78,23 @@ unsigned ladder_sup_video_config(struct ladder_sup *s, const uint8_t *tag, size_
  */
 void ladder_sup_video_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
                           int32_t cts_ms, bool key, uint64_t base_ms);
+/*
+ * The source's audio configuration: the FLV audio tag body of the AAC
+ * sequence header and its sample rate. From the next worker start on, the
+ * worker also encodes the ladder's audio rungs (a running worker without
+ * them, or with another configuration, is restarted). Returns the number
+ * of audio rungs (0: the ladder has none).
+ */
+unsigned ladder_sup_audio_config(struct ladder_sup *s, const uint8_t *tag, size_t len,
+                                 uint32_t sample_rate);
+/* One audio tag (FLV body) of the session, clocks as for ladder_sup_video_tag(). */
+void ladder_sup_audio_tag(struct ladder_sup *s, const uint8_t *tag, size_t len, uint32_t dts_ms,
+                          uint64_t base_ms);
+/* The audio rungs this stream encodes once its audio is configured (the ladder's audio lines). */
+unsigned ladder_sup_audio_rungs(const struct ladder_sup *s);
+/* Audio rung i (index in the ladder's audio) is being produced now. */
+bool ladder_sup_audio_live(const struct ladder_sup *s, unsigned rung);
+
 /* The publisher left: the worker gets end of input, flushes and exits; restarts wait for
  * the next session's keyframe. */
 void ladder_sup_session_end(struct ladder_sup *s);
@@ -85,6 +104,12 @@ void ladder_sup_session_end(struct ladder_sup *s);
  * running worker at the next keyframe with the new overlay.
  */
 void ladder_sup_set_disclaimer(struct ladder_sup *s, const char *text);
+
+/*
+ * The running worker draws the disclaimer into every rung, from key_ms on
+ * (the stream's timeline, ms). False when no worker runs or it draws none.
+ */
+bool ladder_sup_overlay(const struct ladder_sup *s, uint64_t *key_ms);
 
 /* The rungs this stream encodes (fixed for the supervisor's life). */
 unsigned ladder_sup_rungs(const struct ladder_sup *s, const struct ladder_pick **picks);

@@ -29,7 +29,7 @@
 struct event_base;
 struct ladder_worker;
 
-#define LADDER_WORKER_MAX_OUT 8
+#define LADDER_WORKER_MAX_OUT 12 /* LADDER_MAX_VIDEO + LADDER_MAX_AUDIO */
 #define LADDER_WORKER_FIRST_OUT_FD 4
 #define LADDER_WORKER_PROGRESS_FD 3
 #define LADDER_WORKER_INPUT_MAX (32u << 20) /* queued input bytes past which writes fail */

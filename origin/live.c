@@ -52,6 +52,8 @@
 #define LIVE_PEND_MAX 32 /* passthrough video segments waiting for the encoded rungs */
 #define LIVE_RECENT 8    /* encoded segment times remembered per rung */
 #define LIVE_BACKFILL_MAX 512
+#define LIVE_APEND 8       /* encoded audio segments waiting per rung */
+#define LIVE_ALADDER_SET 3 /* the encoded audio rungs' adaptation set */
 #define LIVE_VIDEO_SET 1
 #define LIVE_AUDIO_SET 2
 #define LIVE_VIDEO_BW 1000000 /* until segments say better */
@@ -85,6 +87,25 @@ struct live_rung {
     unsigned nrecent;
 };
 
+/* An encoded audio segment waiting for the other audio rungs (owned bytes). */
+struct live_aseg {
+    int64_t t, d;
+    uint8_t *data;
+    size_t len;
+};
+
+/* One encoded audio rung: its own adaptation set and timeline (docs/ladder.md). */
+struct live_arung {
+    char rep[LIVE_REP_MAX]; /* "a{video gen}-{rung id}" */
+    char codecs[24];
+    uint32_t kbps, sample_rate, channels;
+    bool has_init;
+    uint8_t *last; /* owned: the latest committed real segment (the filler's source) */
+    size_t last_len;
+    struct live_aseg pend[LIVE_APEND];
+    unsigned npend;
+};
+
 /* A passthrough video segment written but not yet in the model: it waits for the rungs. */
 struct live_pend {
     int64_t t, d;
@@ -105,7 +126,8 @@ struct live {
     struct event *sweep_ev; /* owned: journal retention */
     char *jroot;            /* owned: data.dir/journal */
     struct metric *segments, *bytes, *publishing, *pkg_errors, *unsupported, *recovered,
-        *runs_ended, *write_errors, *journal_lost, *fillers, *late, *backfilled, *init_changed;
+        *runs_ended, *write_errors, *journal_lost, *fillers, *afillers, *late, *backfilled,
+        *init_changed;
 };
 
 struct live_stream {
@@ -145,7 +167,14 @@ struct live_stream {
     unsigned nrungs;
     struct live_pend pend[LIVE_PEND_MAX];
     unsigned npend;
-    int64_t committed_t;     /* t of the last video segment in the model; -1 none */
+    int64_t committed_t; /* t of the last video segment in the model; -1 none */
+    bool v0_hidden;      /* the current period does not offer the passthrough (disclaimer) */
+    struct live_arung arungs[LADDER_MAX_AUDIO];
+    unsigned narungs;
+    uint8_t *acfg; /* owned: the session's AAC sequence header tag body */
+    size_t acfg_len;
+    int64_t aend;        /* end of the encoded audio set's timeline; -1 before its first segment */
+    uint32_t atimescale; /* its timescale (the source's sample rate) */
     struct event *commit_ev; /* owned: a pending segment's deadline */
 };
 
@@ -451,6 +480,11 @@ live_model_set(struct live_stream *ls, struct model *m, enum pkg_track track,
         s->tl.pto = (uint64_t)out->t;
     s->tl.next_number = next;
     live_rep_id(track, out->gen, rep, sizeof(rep));
+    /* A disclaimer is set: the encoded rungs, which draw it, stand in for the passthrough. */
+    if (track == PKG_VIDEO && ls->v0_hidden) {
+        *ps = s;
+        return 0;
+    }
     rc = model_rep_add(s, rep, info.codecs, track == PKG_VIDEO ? LIVE_VIDEO_BW : LIVE_AUDIO_BW, &r);
     if (rc != 0)
         return rc;
@@ -484,7 +518,7 @@ live_model_add(struct live_stream *ls, struct model *m, const struct pkg_out *ou
     bps = out->d > 0 ? (uint64_t)out->len * 8u * out->timescale / (uint64_t)out->d : 0;
     if (bps > UINT32_MAX)
         bps = UINT32_MAX;
-    if (s->nreps > 0 && bps > s->reps[0]->bandwidth)
+    if (s->nreps > 0 && bps > s->reps[0]->bandwidth && !(out->track == PKG_VIDEO && ls->v0_hidden))
         s->reps[0]->bandwidth = (uint32_t)bps;
     return 0;
 }
@@ -635,6 +669,10 @@ live_manifests_kick(struct live_stream *ls)
 }
 
 static void live_seg_model(struct live_stream *ls, const struct pkg_out *out, const char *rep);
+static void live_aladder_out(struct live_stream *ls, unsigned i, const struct pkg_out *out,
+                             const struct pkg_rep_info *info);
+static void live_aladder_commit(struct live_stream *ls, int64_t until);
+static int64_t live_aladder_nominal(const struct live_stream *ls);
 
 /* ---- the ladder: encoded rungs beside the passthrough ---- */
 
@@ -846,6 +884,43 @@ live_ladder_fps_fill(struct model *m, uint32_t num, uint32_t den)
         }
 }
 
+/*
+ * While the stream has a disclaimer, the passthrough (which cannot carry
+ * it) is not offered: from the first segment that every rung has, encoded
+ * by a worker that draws the text, a new period lists the encoded rungs
+ * only. Cleared, a new period offers the passthrough again. A period is
+ * the only way to take a representation away without breaking the players
+ * that were on it (docs/ladder.md, "Disclaimers").
+ */
+static void
+live_ladder_v0_switch(struct live_stream *ls, const struct live_pend *pd)
+{
+    char text[STREAMS_DISCLAIMER_MAX + 1];
+    uint64_t key_ms = 0, t_ms;
+    bool want;
+    unsigned i;
+    int rc;
+
+    if (ls->sup == NULL || ls->nrungs == 0 || pd->gen != ls->sup_gen || pd->timescale == 0 ||
+        !ls->period_has[PKG_VIDEO])
+        return;
+    want = streams_disclaimer(ls->l->streams, ls->name, text, sizeof(text)) == 0 && text[0] != '\0';
+    if (want == ls->v0_hidden)
+        return;
+    t_ms = model_ts_convert((uint64_t)pd->t, pd->timescale, 1000);
+    if (want) {
+        if (!ladder_sup_overlay(ls->sup, &key_ms) || t_ms + 1 < key_ms)
+            return;
+        for (i = 0; i < ls->nrungs; i++)
+            if (!live_ladder_has(&ls->rungs[i], pd->t, NULL))
+                return;
+    }
+    ls->v0_hidden = want;
+    rc = live_new_period(ls, t_ms);
+    LOG(rc == 0 ? LOG_INFO : LOG_ERR, "ladder", "passthrough",
+        "stream=%s offered=%d t=%" PRId64 " err=%s", ls->name, !want, pd->t, err_name(rc));
+}
+
 /* Commits the oldest pending segment: fillers for the rungs that miss it, then the models. */
 static void
 live_ladder_commit_one(struct live_stream *ls)
@@ -869,6 +944,7 @@ live_ladder_commit_one(struct live_stream *ls)
     out.ept = pd.t;
     out.len = pd.len;
     live_rep_id(PKG_VIDEO, pd.gen, rep, sizeof(rep));
+    live_ladder_v0_switch(ls, &pd);
     live_seg_model(ls, &out, rep);
     ls->committed_t = pd.t;
     if (pd.gen != ls->sup_gen || ls->lm == NULL || ls->lm->nperiods == 0)
@@ -906,6 +982,10 @@ live_ladder_commit_one(struct live_stream *ls)
         live_ladder_bw(ls->lm, r->rep, len, pd.d, pd.timescale);
         live_ladder_bw(ls->rm, r->rep, len, pd.d, pd.timescale);
     }
+    /* The encoded audio may lag the video by one of its segments; past that, copies. */
+    if (ls->atimescale != 0 && pd.timescale != 0)
+        live_aladder_commit(ls, (int64_t)((uint64_t)(pd.t + pd.d) * ls->atimescale / pd.timescale) -
+                                    live_aladder_nominal(ls));
     /* FLV does not say the frame rate; the segments do (every rung keeps the source's). */
     live_ladder_fps(pd.samples, pd.d, pd.timescale, &fr_num, &fr_den);
     live_ladder_fps_fill(ls->lm, fr_num, fr_den);
@@ -993,6 +1073,10 @@ live_ladder_out(void *arg, unsigned i, const struct pkg_out *out, const struct p
     unsigned slot;
 
     CAST_OBJ_NOTNULL(ls, arg, LIVE_STREAM_MAGIC);
+    if (out->track == PKG_AUDIO) {
+        live_aladder_out(ls, i, out, info);
+        return;
+    }
     if (i >= ls->nrungs)
         return;
     r = &ls->rungs[i];
@@ -1047,6 +1131,339 @@ live_ladder_out(void *arg, unsigned i, const struct pkg_out *out, const struct p
     live_ladder_commit(ls, false);
 }
 
+/* ---- the encoded audio rungs: their own adaptation set and timeline ---- */
+
+/*
+ * The duration of an encoded audio segment: the worker cuts after the
+ * first whole AAC frame (1024 samples) at or past the segment duration.
+ */
+static int64_t
+live_aladder_nominal(const struct live_stream *ls)
+{
+    uint64_t frames =
+        ((uint64_t)ls->l->conf.segment_ms * ls->atimescale + 1024u * 1000u - 1) / (1024u * 1000u);
+
+    return (int64_t)(frames * 1024u);
+}
+
+/* Writes bytes (a segment of rung r) as r's segment at t, tfdt moved to t. */
+static int
+live_aladder_write(struct live_stream *ls, const struct live_arung *r, const uint8_t *data,
+                   size_t len, int64_t t, bool patch)
+{
+    char dir[LIVE_PATH_MAX], name[32];
+    uint8_t *copy;
+    int rc = 0;
+
+    if (data == NULL || len == 0)
+        return ERR_NOTFOUND;
+    if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, r->rep) >= (int)sizeof(dir))
+        return ERR_LIMIT;
+    copy = xmalloc(len);
+    memcpy(copy, data, len);
+    if (patch)
+        rc = live_ladder_patch_tfdt(copy, len, (uint64_t)t);
+    (void)snprintf(name, sizeof(name), "%" PRId64 ".m4s", t);
+    if (rc == 0)
+        rc = live_write_file(ls, dir, name, copy, len, false);
+    xfree(copy);
+    if (rc == 0 && patch)
+        metric_inc(ls->l->afillers);
+    return rc;
+}
+
+/* The encoded audio set of m's last period, made when missing. */
+static int
+live_aladder_set(struct live_stream *ls, struct model *m, int64_t t, struct model_aset **ps)
+{
+    struct model_period *p;
+    struct model_aset *s;
+    int rc;
+
+    if (m == NULL || m->nperiods == 0)
+        return ERR_NOTFOUND;
+    p = m->periods[m->nperiods - 1];
+    s = model_aset_find(p, LIVE_ALADDER_SET);
+    if (s == NULL) {
+        struct model_aset *pass = model_aset_find(p, LIVE_AUDIO_SET);
+
+        rc = model_aset_add(p, LIVE_ALADDER_SET, MODEL_AUDIO, "audio/mp4", "aac", ls->atimescale,
+                            &s);
+        if (rc != 0)
+            return rc;
+        /* Same language as the passthrough audio: the same track, other bit rates. */
+        if (pass != NULL && pass->lang != NULL && model_aset_set_lang(s, pass->lang) != 0)
+            return ERR_INVAL;
+        s->tl.pto = model_ts_convert(p->start_ms, 1000, ls->atimescale);
+        if (s->tl.pto > (uint64_t)t)
+            s->tl.pto = (uint64_t)t;
+        /* Numbers carry on from the same set in the previous period. */
+        if (m->nperiods > 1) {
+            struct model_aset *prev =
+                model_aset_find(m->periods[m->nperiods - 2], LIVE_ALADDER_SET);
+
+            if (prev != NULL)
+                s->tl.next_number = prev->tl.next_number;
+        }
+    }
+    *ps = s;
+    return 0;
+}
+
+/* Rung r into set s of m (when it is not there yet), with fillers for the set's earlier segments.
+ */
+static int
+live_aladder_rep(struct live_stream *ls, struct model *m, struct model_aset *s,
+                 struct live_arung *r, const uint8_t *data, size_t len)
+{
+    struct model_rep *mr;
+    uint32_t i, k;
+    int rc;
+
+    if (model_rep_find(m->periods[m->nperiods - 1], r->rep, NULL) != NULL)
+        return 0;
+    if (s->tl.nsegs > LIVE_BACKFILL_MAX)
+        return ERR_LIMIT;
+    for (i = 0; i < s->tl.nruns; i++)
+        for (k = 0; k <= s->tl.runs[i].r; k++) {
+            int64_t bt = (int64_t)(s->tl.runs[i].t + k * s->tl.runs[i].d);
+
+            if (live_aladder_write(ls, r, data, len, bt, true) == 0)
+                metric_inc(ls->l->backfilled);
+        }
+    rc = model_rep_add(s, r->rep, r->codecs, r->kbps * 1000u, &mr);
+    if (rc != 0)
+        return rc;
+    mr->sample_rate = r->sample_rate;
+    mr->channels = r->channels;
+    if (m == ls->lm)
+        LOG(LOG_INFO, "ladder", "rep_added", "stream=%s rep=%s", ls->name, r->rep);
+    return 0;
+}
+
+/* Adds the segment (t, d) of every audio rung that has bytes for it to m. */
+static int
+live_aladder_model(struct live_stream *ls, struct model *m, int64_t t, int64_t d,
+                   const uint8_t *const *data, const size_t *len)
+{
+    struct model_aset *s, *pass;
+    unsigned i;
+    int rc;
+
+    rc = live_aladder_set(ls, m, t, &s);
+    if (rc != 0)
+        return rc;
+    /*
+     * Players pick one audio set at start and stay in it: the passthrough,
+     * whose segments never wait for a worker, first (dash.js honours
+     * selectionPriority; the HLS master already lists a0 as the default).
+     */
+    pass = model_aset_find(m->periods[m->nperiods - 1], LIVE_AUDIO_SET);
+    if (pass != NULL)
+        pass->selection_priority = 2;
+    for (i = 0; i < ls->narungs; i++) {
+        if (data[i] == NULL)
+            continue;
+        rc = live_aladder_rep(ls, m, s, &ls->arungs[i], data[i], len[i]);
+        if (rc != 0)
+            return rc;
+        live_ladder_bw(m, ls->arungs[i].rep, len[i], d, ls->atimescale);
+    }
+    return model_segment_add(m, s, (uint64_t)t, (uint64_t)d);
+}
+
+/*
+ * Commits the encoded audio segment (t, d): each rung's real one when it
+ * has it, else a failover copy of its latest (a rung that never produced
+ * one is left out). A gap from the set's end to t is filled with copies.
+ */
+static void
+live_aladder_commit_at(struct live_stream *ls, int64_t t, int64_t d)
+{
+    const uint8_t *data[LADDER_MAX_AUDIO];
+    size_t len[LADDER_MAX_AUDIO];
+    uint8_t *own[LADDER_MAX_AUDIO];
+    bool any = false;
+    unsigned i;
+    int rc;
+
+    /* A restarted worker cuts elsewhere: copies up to its first segment. */
+    while (ls->aend >= 0 && t > ls->aend) {
+        int64_t fd = t - ls->aend;
+
+        if (fd > live_aladder_nominal(ls))
+            fd = live_aladder_nominal(ls);
+        if (fd < (int64_t)ls->atimescale / 50)
+            break; /* under a frame: a gap players step over */
+        live_aladder_commit_at(ls, ls->aend, fd);
+    }
+    for (i = 0; i < ls->narungs; i++) {
+        struct live_arung *r = &ls->arungs[i];
+
+        data[i] = NULL;
+        own[i] = NULL;
+        len[i] = 0;
+        while (r->npend > 0 && r->pend[0].t < t) {
+            metric_inc(ls->l->late);
+            xfree(r->pend[0].data);
+            memmove(r->pend, r->pend + 1, --r->npend * sizeof(r->pend[0]));
+        }
+        if (r->npend > 0 && r->pend[0].t == t) {
+            own[i] = r->pend[0].data;
+            len[i] = r->pend[0].len;
+            memmove(r->pend, r->pend + 1, --r->npend * sizeof(r->pend[0]));
+            if (live_aladder_write(ls, r, own[i], len[i], t, false) == 0)
+                data[i] = own[i];
+        } else if (r->last != NULL &&
+                   live_aladder_write(ls, r, r->last, r->last_len, t, true) == 0) {
+            data[i] = r->last;
+            len[i] = r->last_len;
+            LOG_RL(LOG_INFO, "ladder", "filler", 5, "stream=%s rep=%s t=%" PRId64, ls->name, r->rep,
+                   t);
+        }
+        any = any || data[i] != NULL;
+    }
+    if (any) {
+        rc = live_aladder_model(ls, ls->lm, t, d, data, len);
+        if (rc == 0 && ls->rm != NULL)
+            rc = live_aladder_model(ls, ls->rm, t, d, data, len);
+        if (rc != 0)
+            LOG_RL(LOG_WARN, "ladder", "audio_model_failed", 5, "stream=%s t=%" PRId64 " err=%s",
+                   ls->name, t, err_name(rc));
+        for (i = 0; i < ls->narungs && ls->rm == NULL; i++)
+            if (data[i] != NULL)
+                live_files_push(ls, ls->arungs[i].rep, (uint64_t)t,
+                                (uint64_t)((t + d) * 1000 / ls->atimescale));
+        ls->aend = t + d;
+        live_manifests_kick(ls);
+    }
+    for (i = 0; i < ls->narungs; i++)
+        if (own[i] != NULL) {
+            /* A worker's short last fragment (it was stopped) is no copy to repeat. */
+            if (data[i] != NULL && 2 * d >= live_aladder_nominal(ls)) {
+                xfree(ls->arungs[i].last);
+                ls->arungs[i].last = own[i];
+                ls->arungs[i].last_len = len[i];
+            } else {
+                xfree(own[i]);
+            }
+        }
+}
+
+/* The oldest waiting encoded audio segment, if any: 0, or ERR_NOTFOUND. */
+static int
+live_aladder_head(const struct live_stream *ls, int64_t *t, int64_t *d)
+{
+    unsigned i;
+    int rc = ERR_NOTFOUND;
+
+    for (i = 0; i < ls->narungs; i++)
+        if (ls->arungs[i].npend > 0 && (rc != 0 || ls->arungs[i].pend[0].t < *t)) {
+            *t = ls->arungs[i].pend[0].t;
+            *d = ls->arungs[i].pend[0].d;
+            rc = 0;
+        }
+    return rc;
+}
+
+/*
+ * Commits waiting audio segments that every live rung has (the rungs of one
+ * worker cut at the same times); with until >= 0, also everything up to
+ * there, with failover copies where a rung has nothing.
+ */
+static void
+live_aladder_commit(struct live_stream *ls, int64_t until)
+{
+    for (;;) {
+        int64_t t = 0, d = 0;
+        bool ready = true;
+        unsigned i;
+
+        if (live_aladder_head(ls, &t, &d) == 0) {
+            for (i = 0; i < ls->narungs; i++)
+                if (ls->sup != NULL && ladder_sup_audio_live(ls->sup, i) &&
+                    (ls->arungs[i].npend == 0 || ls->arungs[i].pend[0].t != t))
+                    ready = false;
+            if (ready || t + d <= until || (ls->aend >= 0 && t < ls->aend)) {
+                live_aladder_commit_at(ls, t, d);
+                continue;
+            }
+        }
+        /* Nothing (more) from the worker: copies while the set lags until. */
+        if (ls->aend < 0 || ls->aend + live_aladder_nominal(ls) > until)
+            return;
+        live_aladder_commit_at(ls, ls->aend, live_aladder_nominal(ls));
+    }
+}
+
+/* The supervisor's audio outputs: init and media segments of audio rung i. */
+static void
+live_aladder_out(struct live_stream *ls, unsigned i, const struct pkg_out *out,
+                 const struct pkg_rep_info *info)
+{
+    struct live_arung *r;
+    struct live_aseg *as;
+    char dir[LIVE_PATH_MAX];
+
+    if (i >= ls->narungs)
+        return;
+    r = &ls->arungs[i];
+    if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, r->rep) >= (int)sizeof(dir))
+        return;
+    if (out->kind == PKG_OUT_INIT) {
+        if (info != NULL) {
+            (void)snprintf(r->codecs, sizeof(r->codecs), "%s", info->codecs);
+            r->sample_rate = info->sample_rate;
+            r->channels = info->channels;
+        }
+        if (ls->atimescale != 0 && ls->atimescale != out->timescale) {
+            LOG(LOG_WARN, "ladder", "audio_timescale", "stream=%s rep=%s", ls->name, r->rep);
+            return;
+        }
+        ls->atimescale = out->timescale;
+        if (journal_mkdirs(dir) == 0 &&
+            live_write_file(ls, dir, "init.mp4", out->data, out->len, true) == 0)
+            r->has_init = true;
+        return;
+    }
+    if (out->t < 0 || out->d <= 0 || !r->has_init || out->timescale != ls->atimescale)
+        return;
+    if (ls->aend >= 0 && out->t < ls->aend) {
+        metric_inc(ls->l->late);
+        LOG_RL(LOG_INFO, "ladder", "late_segment", 5, "stream=%s rep=%s t=%" PRId64, ls->name,
+               r->rep, out->t);
+        return;
+    }
+    if (r->npend == LIVE_APEND)
+        live_aladder_commit_at(ls, r->pend[0].t, r->pend[0].d);
+    as = &r->pend[r->npend++];
+    as->t = out->t;
+    as->d = out->d;
+    as->len = out->len;
+    as->data = xmalloc(out->len);
+    memcpy(as->data, out->data, out->len);
+    metric_inc(ls->l->segments);
+    metric_add(ls->l->bytes, out->len);
+    live_aladder_commit(ls, -1);
+}
+
+/* Frees the audio rungs' state (the set's timeline begins again with the next worker). */
+static void
+live_aladder_clear(struct live_stream *ls)
+{
+    unsigned i, k;
+
+    for (i = 0; i < ls->narungs; i++) {
+        for (k = 0; k < ls->arungs[i].npend; k++)
+            xfree(ls->arungs[i].pend[k].data);
+        xfree(ls->arungs[i].last);
+    }
+    memset(ls->arungs, 0, sizeof(ls->arungs));
+    ls->narungs = 0;
+    ls->aend = -1;
+    ls->atimescale = 0;
+}
+
 /* At each keyframe: the stream's disclaimer (the streams API may have changed it). */
 static void
 live_ladder_disclaimer(struct live_stream *ls)
@@ -1064,7 +1481,12 @@ live_ladder_stop(struct live_stream *ls)
 {
     unsigned i;
 
+    int64_t t = 0, d = 0;
+
     live_ladder_commit(ls, true);
+    while (live_aladder_head(ls, &t, &d) == 0)
+        live_aladder_commit_at(ls, t, d);
+    live_aladder_clear(ls);
     ladder_sup_free(&ls->sup);
     for (i = 0; i < ls->nrungs; i++)
         xfree(ls->rungs[i].last);
@@ -1117,6 +1539,36 @@ live_ladder_configure(struct live_stream *ls, const uint8_t *tag, size_t len)
         (void)snprintf(r->codecs, sizeof(r->codecs), "avc1.64001f");
     }
     ls->nrungs = n;
+    for (i = 0; i < c->ladder->n_audio && n > 0; i++) {
+        struct live_arung *r = &ls->arungs[i];
+
+        (void)snprintf(r->rep, sizeof(r->rep), "a%" PRIu32 "-%s", info.gen, c->ladder->audio[i].id);
+        r->kbps = c->ladder->audio[i].kbps;
+        (void)snprintf(r->codecs, sizeof(r->codecs), "mp4a.40.2");
+        ls->narungs = i + 1;
+    }
+    if (ls->acfg != NULL && n > 0) {
+        pkg_rep_info(ls->pkg, PKG_AUDIO, &info);
+        if (info.configured)
+            (void)ladder_sup_audio_config(ls->sup, ls->acfg, ls->acfg_len, info.sample_rate);
+    }
+}
+
+/* The AAC sequence header: kept for the next supervisor, and given to the running one. */
+static void
+live_ladder_audio_config(struct live_stream *ls, const uint8_t *tag, size_t len)
+{
+    struct pkg_rep_info info;
+
+    if (ls->l->conf.ladder == NULL)
+        return;
+    xfree(ls->acfg);
+    ls->acfg = xmalloc(len);
+    memcpy(ls->acfg, tag, len);
+    ls->acfg_len = len;
+    pkg_rep_info(ls->pkg, PKG_AUDIO, &info);
+    if (ls->sup != NULL && ls->nrungs > 0 && info.configured)
+        (void)ladder_sup_audio_config(ls->sup, tag, len, info.sample_rate);
 }
 
 static int
@@ -1261,10 +1713,16 @@ live_package_audio(struct live_stream *ls, int64_t dts, const uint8_t *data, siz
         cfg.asc = data + a.hdr_len;
         cfg.asc_len = len - a.hdr_len;
         cfg.channels = a.channels;
-        return pkg_config_audio(ls->pkg, &cfg, PKG_CFG_REPLACE);
+        rc = pkg_config_audio(ls->pkg, &cfg, PKG_CFG_REPLACE);
+        if (rc == 0 && !ls->replaying)
+            live_ladder_audio_config(ls, data, len);
+        return rc;
     }
     if (len > a.hdr_len) {
         struct pkg_frame f;
+
+        if (ls->sup != NULL && !ls->replaying)
+            ladder_sup_audio_tag(ls->sup, data, len, (uint32_t)dts, ls->base_ms);
 
         memset(&f, 0, sizeof(f));
         f.dts_ms = dts;
@@ -1387,6 +1845,7 @@ live_stream_new(struct live *l, const char *name)
     ls->commit_ev = evtimer_new(l->base, live_ladder_commit_cb, ls);
     AN(ls->commit_ev);
     ls->committed_t = -1;
+    ls->aend = -1;
     ls->next = l->head;
     l->head = ls;
     l->count++;
@@ -1399,6 +1858,7 @@ live_stream_free(struct live_stream *ls)
     live_forget_mem(ls);
     journal_close(&ls->j);
     live_ladder_stop(ls);
+    xfree(ls->acfg);
     event_free(ls->commit_ev);
     pkg_free(&ls->pkg);
     model_free(&ls->lm);
@@ -1435,6 +1895,7 @@ live_run_start(struct live_stream *ls, uint64_t base_ms)
     ls->nperiods_made = 0;
     ls->committed_t = -1;
     ls->npend = 0;
+    ls->v0_hidden = false;
     ls->nfiles = 0;
     ls->files_head = 0;
     ls->end_ms = base_ms;
@@ -1812,6 +2273,8 @@ live_new(struct event_base *base, const struct live_conf *c, struct streams *st,
     l->fillers =
         metrics_counter("origin.ladder.fillers",
                         "Encoded segments written as failover copies (the worker missed them).");
+    l->afillers = metrics_counter("origin.ladder.audio_fillers",
+                                  "Failover copies written for encoded audio segments.");
     l->late = metrics_counter("origin.ladder.late_segments",
                               "Encoded segments that came after their time was committed.");
     l->backfilled =

@@ -67,7 +67,9 @@ int pkg_cfg_avc_parse(const uint8_t *p, size_t len, struct pkg_cfg_avc *out) WAR
 
 /*
  * Parses an SPS NAL unit (header byte included, emulation prevention still
- * in) for the cropped frame size. 0 or ERR_MEDIA.
+ * in) for the cropped frame size, through h264_sps_parse() (shared/media/
+ * h264.h). 0, or ERR_MEDIA when that fails, the forbidden_zero_bit is set,
+ * or a side is over 1024 macroblocks (map units).
  */
 int pkg_cfg_sps_size(const uint8_t *nal, size_t len, uint32_t *width, uint32_t *height,
                      uint8_t *chroma_format) WARN_UNUSED;

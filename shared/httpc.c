@@ -854,7 +854,21 @@ httpc_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Opens a connection to h; NULL (errno set) when no socket could be made. */
+/* setsockopt(TCP_NODELAY): 0, or -1 with errno set. */
+static int
+httpc_conn_nodelay(evutil_socket_t fd)
+{
+    int one = 1;
+
+    if (FAULT("httpc.nodelay")) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Opens a connection to h; NULL (errno set) when no socket could be made
+ * or set up. */
 static struct httpc_conn *
 httpc_conn_new(struct httpc_host *h)
 {
@@ -862,7 +876,7 @@ httpc_conn_new(struct httpc_host *h)
     struct httpc_conn *k;
     struct bufferevent *bev;
     evutil_socket_t fd;
-    int one = 1;
+    int e;
 
     if (FAULT("httpc.connect")) {
         errno = ECONNREFUSED;
@@ -871,9 +885,17 @@ httpc_conn_new(struct httpc_host *h)
     fd = socket(h->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return NULL;
-    if (h->addr.ss_family != AF_UNIX &&
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
-        XXX_HANDLE(errno);
+    /* Without TCP_NODELAY a request's head and body could sit out Nagle's
+     * delay; on a fresh socket it fails only when the kernel is out of
+     * memory, so this attempt fails like a refused connect (retryable). */
+    if (h->addr.ss_family != AF_UNIX && httpc_conn_nodelay(fd) != 0) {
+        e = errno;
+        LOG(LOG_DEBUG, "httpc", "sockopt_failed", "conn=0 upstream=%s opt=TCP_NODELAY err=%s",
+            h->hostport, err_name(-e));
+        evutil_closesocket(fd);
+        errno = e;
+        return NULL;
+    }
     bev = bufferevent_socket_new(c->base, fd, 0);
     if (bev == NULL) {
         evutil_closesocket(fd);

@@ -296,14 +296,19 @@ httpd_date_refresh(struct httpd *h)
     h->date_len = (size_t)n;
 }
 
-static bool
-httpd_is_tchar(unsigned char ch)
-{
-    /* SPEC: RFC 9110 5.6.2 -- tchar */
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-        return true;
-    return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
+/* SPEC: RFC 9110 5.6.2 -- tchar, as a table: every response field name is checked. */
+static const bool httpd_tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
 
 /* ---- the request arena ---- */
 
@@ -346,6 +351,8 @@ httpd_req_new(struct httpd_conn *c)
     struct httpd *h = c->h;
     struct httpd_req *r;
     size_t first = (sizeof(*r) + 15) & ~(size_t)15;
+    size_t hdrs_off = offsetof(struct httpd_req, msg) + offsetof(struct http1_msg, hdrs);
+    size_t hdrs_end = hdrs_off + sizeof(r->msg.hdrs);
 
     if (h->req_cache != NULL) {
         r = (struct httpd_req *)(void *)h->req_cache;
@@ -354,7 +361,10 @@ httpd_req_new(struct httpd_conn *c)
     } else {
         r = xmalloc(HTTPD_REQ_BLOCK);
     }
-    memset(r, 0, sizeof(*r));
+    /* All but the parser's field table (1.6 KB that http1_msg_init() leaves
+     * alone and the parser fills as it goes). */
+    memset(r, 0, hdrs_off);
+    memset((char *)r + hdrs_end, 0, sizeof(*r) - hdrs_end);
     r->magic = HTTPD_REQ_MAGIC;
     r->conn = c;
     r->ap = (char *)r + first;
@@ -852,9 +862,10 @@ httpd_conn_idle_step(struct httpd_conn *c)
     c->req = httpd_req_new(c);
     c->state = HTTPD_C_HEAD;
     /* The first request's deadline runs from accept; later ones from their
-     * first byte. Either way it is not extended by further bytes. */
-    if (c->nreqs > 0)
-        httpd_conn_timer(c, h->conf.header_timeout_ms);
+     * first byte, armed by the head step in this same run only when the
+     * head is not complete yet (most heads come whole: no timer churn).
+     * Either way it is not extended by further bytes. */
+    c->req->head_timed = c->nreqs == 0;
     return true;
 }
 
@@ -876,8 +887,13 @@ httpd_conn_head_step(struct httpd_conn *c)
     p = evbuffer_pullup(in, (ev_ssize_t)n);
     AN(p);
     rc = http1_parse_head(&r->msg, p, n);
-    if (rc == ERR_AGAIN && n < max_head)
+    if (rc == ERR_AGAIN && n < max_head) {
+        if (!r->head_timed) {
+            r->head_timed = true;
+            httpd_conn_timer(c, h->conf.header_timeout_ms);
+        }
         return false;
+    }
     if (rc < 0) {
         e = rc == ERR_AGAIN ? HTTP1_E_HEAD_TOO_LARGE : r->msg.error;
         if (e == HTTP1_E_NONE)
@@ -1777,19 +1793,66 @@ httpd_has_token(const char *v, const char *tok)
     }
 }
 
+/* A field value: no CR, LF or NUL (SPEC: RFC 9110 5.5). */
 static bool
-httpd_value_ok(const char *v)
+httpd_value_ok(const char *v, size_t len)
 {
-    for (; *v != '\0'; v++)
-        if (*v == '\r' || *v == '\n')
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0')
             return false;
     return true;
 }
 
-static void
-httpd_rh_append(struct httpd_req *r, const char *s, size_t n)
+static bool
+httpd_name_ok(const char *name, size_t len)
 {
-    size_t cap;
+    size_t i;
+
+    if (len == 0)
+        return false;
+    for (i = 0; i < len; i++)
+        if (!httpd_tchar[(unsigned char)name[i]])
+            return false;
+    return true;
+}
+
+/* The response field names httpd treats specially. */
+enum httpd_name_kind {
+    HTTPD_NAME_OTHER = 0,
+    HTTPD_NAME_FRAMING,    /* Content-Length, Transfer-Encoding: httpd's */
+    HTTPD_NAME_CONNECTION, /* httpd's to write; "close" is honoured */
+    HTTPD_NAME_DATE,       /* replaces httpd's own */
+    HTTPD_NAME_SERVER,     /* replaces httpd's own */
+};
+
+/* By length first: most names are compared with nothing. */
+static enum httpd_name_kind
+httpd_name_kind(const char *name, size_t len)
+{
+    switch (len) {
+    case 4:
+        return strncasecmp(name, "Date", 4) == 0 ? HTTPD_NAME_DATE : HTTPD_NAME_OTHER;
+    case 6:
+        return strncasecmp(name, "Server", 6) == 0 ? HTTPD_NAME_SERVER : HTTPD_NAME_OTHER;
+    case 10:
+        return strncasecmp(name, "Connection", 10) == 0 ? HTTPD_NAME_CONNECTION : HTTPD_NAME_OTHER;
+    case 14:
+        return strncasecmp(name, "Content-Length", 14) == 0 ? HTTPD_NAME_FRAMING : HTTPD_NAME_OTHER;
+    case 17:
+        return strncasecmp(name, "Transfer-Encoding", 17) == 0 ? HTTPD_NAME_FRAMING
+                                                               : HTTPD_NAME_OTHER;
+    default:
+        return HTTPD_NAME_OTHER;
+    }
+}
+
+/* Appends "name: value\r\n" to the handler's fields. */
+static void
+httpd_rh_put(struct httpd_req *r, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    size_t n = nlen + vlen + 4, cap;
     char *p;
 
     if (r->rh_len + n > r->rh_cap) {
@@ -1802,47 +1865,70 @@ httpd_rh_append(struct httpd_req *r, const char *s, size_t n)
         r->rh = p;
         r->rh_cap = cap;
     }
-    memcpy(r->rh + r->rh_len, s, n);
+    p = r->rh + r->rh_len;
+    memcpy(p, name, nlen);
+    p[nlen] = ':';
+    p[nlen + 1] = ' ';
+    memcpy(p + nlen + 2, value, vlen);
+    p[nlen + 2 + vlen] = '\r';
+    p[nlen + 3 + vlen] = '\n';
     r->rh_len += n;
+}
+
+/* httpd_resp_header() once name and value are known to be well-formed. */
+static int
+httpd_resp_field(struct httpd_req *r, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    enum httpd_name_kind k = httpd_name_kind(name, nlen);
+
+    /* Framing is httpd's: it follows resp_start's content_length. */
+    if (k == HTTPD_NAME_FRAMING)
+        return ERR_INVAL;
+    if (r->closed)
+        return ERR_CLOSED;
+    if (k == HTTPD_NAME_CONNECTION) {
+        /* Hop-by-hop and httpd's to write; "close" is honoured. */
+        if (httpd_has_token(value, "close"))
+            r->want_close = true;
+        return 0;
+    }
+    if (k == HTTPD_NAME_DATE)
+        r->has_date = true;
+    else if (k == HTTPD_NAME_SERVER)
+        r->has_server = true;
+    httpd_rh_put(r, name, nlen, value, vlen);
+    return 0;
 }
 
 int
 httpd_resp_header(struct httpd_req *r, const char *name, const char *value)
 {
-    const char *p;
+    size_t nlen, vlen;
 
     CHECK_OBJ_NOTNULL(r, HTTPD_REQ_MAGIC);
     AN(name);
     AN(value);
     if (r->resp_mode != HTTPD_RESP_NONE || r->ended)
         return ERR_INVAL;
-    if (name[0] == '\0')
+    nlen = strlen(name);
+    vlen = strlen(value);
+    if (!httpd_name_ok(name, nlen) || !httpd_value_ok(value, vlen))
         return ERR_INVAL;
-    for (p = name; *p != '\0'; p++)
-        if (!httpd_is_tchar((unsigned char)*p))
-            return ERR_INVAL;
-    if (!httpd_value_ok(value))
-        return ERR_INVAL;
-    /* Framing is httpd's: it follows resp_start's content_length. */
-    if (strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Transfer-Encoding") == 0)
-        return ERR_INVAL;
-    if (r->closed)
-        return ERR_CLOSED;
-    if (strcasecmp(name, "Connection") == 0) {
-        /* Hop-by-hop and httpd's to write; "close" is honoured. */
-        if (httpd_has_token(value, "close"))
-            r->want_close = true;
-        return 0;
-    }
-    if (strcasecmp(name, "Date") == 0)
-        r->has_date = true;
-    else if (strcasecmp(name, "Server") == 0)
-        r->has_server = true;
-    httpd_rh_append(r, name, strlen(name));
-    httpd_rh_append(r, ": ", 2);
-    httpd_rh_append(r, value, strlen(value));
-    httpd_rh_append(r, "\r\n", 2);
-    return 0;
+    return httpd_resp_field(r, name, nlen, value, vlen);
+}
+
+void
+httpd_resp_set_n(struct httpd_req *r, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    int rc;
+
+    CHECK_OBJ_NOTNULL(r, HTTPD_REQ_MAGIC);
+    assert(r->resp_mode == HTTPD_RESP_NONE && !r->ended);
+    assert(value[vlen] == '\0');
+    DASSERT(httpd_name_ok(name, nlen) && httpd_value_ok(value, vlen));
+    rc = httpd_resp_field(r, name, nlen, value, vlen);
+    assert(rc == 0 || rc == ERR_CLOSED);
+    (void)rc;
 }
 
 static bool

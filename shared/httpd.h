@@ -174,6 +174,14 @@ int httpd_resp_header(struct httpd_req *r, const char *name, const char *value) 
  */
 void httpd_resp_set(struct httpd_req *r, const char *name, const char *value);
 /*
+ * httpd_resp_set() for a field already checked by the caller: name[0..nlen)
+ * a token, value[0..vlen) free of CR, LF and NUL and NUL-terminated at vlen
+ * (a cache hit's stored fields, parsed and checked on every open). Debug
+ * builds check again; release builds trust the caller (the hit path).
+ */
+void httpd_resp_set_n(struct httpd_req *r, const char *name, size_t nlen, const char *value,
+                      size_t vlen);
+/*
  * Sends the head. content_length < 0 means unknown: chunked for HTTP/1.1,
  * close-delimited for HTTP/1.0. For HEAD requests the head is sent with the
  * given length and no body bytes are ever written; 204 and 304 carry no

@@ -102,6 +102,7 @@ struct httpd_req {
     uint16_t nfields;
     uint8_t version_minor;
     enum http1_method method;
+    bool head_timed; /* the head's deadline is armed (HTTPD_C_HEAD) */
     uint64_t start_ms;
 
     /* the request body */

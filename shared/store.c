@@ -615,7 +615,7 @@ store_stats(struct store *s, struct store_stats *o)
     o->map_full = atomic_load(&s->n_map_full);
     o->readers_active = atomic_load(&s->readers);
     pthread_mutex_lock(&s->pool_mu);
-    o->txn_pool = s->npool;
+    o->txn_pool = s->npool + atomic_load(&s->loop_rtxns);
     pthread_mutex_unlock(&s->pool_mu);
     pthread_mutex_lock(&s->mu);
     o->queue = s->q_len;

@@ -146,11 +146,21 @@ void
 store_loop_free(struct store_loop **psl)
 {
     struct store_loop *sl = *psl;
+    struct store_hit *h;
 
     if (sl == NULL)
         return;
     CHECK_OBJ(sl, STORE_LOOP_MAGIC);
     assert(sl->nhits == 0);
+    while (sl->nrtxn > 0) {
+        mdb_txn_abort(sl->rtxn[--sl->nrtxn]);
+        atomic_fetch_sub(&sl->s->loop_rtxns, 1);
+        atomic_fetch_sub(&sl->s->slots, 1);
+    }
+    while ((h = sl->spare) != NULL) {
+        sl->spare = h->next;
+        xfree(h);
+    }
     /* Callbacks may queue more work on this loop: go until none is owed. */
     while (sl->pending > 0) {
         store_flush(sl->s);
@@ -166,6 +176,43 @@ store_loop_free(struct store_loop **psl)
 }
 
 /* ---- hits ---- */
+
+/*
+ * A read transaction for a hit: from the loop's own few (renewed, no lock),
+ * else from the store's pool. Same results as store_rtxn_get().
+ */
+static int
+store_loop_rtxn_get(struct store_loop *sl, MDB_txn **ptxn)
+{
+    MDB_txn *txn;
+    int rc;
+
+    if (sl->nrtxn == 0)
+        return store_rtxn_get(sl->s, ptxn);
+    txn = sl->rtxn[--sl->nrtxn];
+    atomic_fetch_sub_explicit(&sl->s->loop_rtxns, 1, memory_order_relaxed);
+    rc = FAULT("store.renew") ? EIO : mdb_txn_renew(txn);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        atomic_fetch_sub(&sl->s->slots, 1);
+        return store_mdb_err(rc, "txn_renew_failed", "");
+    }
+    *ptxn = txn;
+    return 0;
+}
+
+/* Resets txn and keeps it for this loop's next hit, or gives it to the store's pool. */
+static void
+store_loop_rtxn_put(struct store_loop *sl, MDB_txn *txn)
+{
+    if (sl->nrtxn == STORE_LOOP_RTXNS) {
+        store_rtxn_put(sl->s, txn);
+        return;
+    }
+    mdb_txn_reset(txn);
+    sl->rtxn[sl->nrtxn++] = txn;
+    atomic_fetch_add_explicit(&sl->s->loop_rtxns, 1, memory_order_relaxed);
+}
 
 static void
 store_hit_corrupt(struct store *s, const void *key, size_t key_len, uint64_t oid, const char *why)
@@ -226,7 +273,13 @@ store_hit_new(struct store_loop *sl, MDB_txn *txn, const struct store_meta *m)
 {
     struct store_hit *h;
 
-    h = xmalloc(sizeof(*h));
+    if (sl->spare != NULL) {
+        h = sl->spare;
+        sl->spare = h->next;
+        sl->nspare--;
+    } else {
+        h = xmalloc(sizeof(*h));
+    }
     memset(h, 0, offsetof(struct store_hit, inline_chunks));
     h->magic = STORE_HIT_MAGIC;
     h->refs = 1;
@@ -248,9 +301,18 @@ store_hit_new(struct store_loop *sl, MDB_txn *txn, const struct store_meta *m)
 static void
 store_hit_free(struct store_hit *h)
 {
+    struct store_loop *sl = h->sl;
+
     if (h->chunks != h->inline_chunks)
         xfree(h->chunks);
-    FREE_OBJ(h);
+    if (sl->nspare == STORE_LOOP_SPARE_HITS) {
+        FREE_OBJ(h);
+        return;
+    }
+    h->magic = 0;
+    h->next = sl->spare;
+    sl->spare = h;
+    sl->nspare++;
 }
 
 static uint32_t
@@ -318,12 +380,12 @@ store_hit_open(struct store_loop *sl, const void *key, size_t key_len, struct st
         metric_inc(s->m.hits_missed);
         return ERR_NOTFOUND;
     }
-    rc = store_rtxn_get(s, &txn);
+    rc = store_loop_rtxn_get(sl, &txn);
     if (rc != 0)
         return rc;
     rc = FAULT("store.get") ? EIO : mdb_get(txn, s->dbi_meta, &k, &v);
     if (rc != 0) {
-        store_rtxn_put(s, txn);
+        store_loop_rtxn_put(sl, txn);
         if (rc == MDB_NOTFOUND)
             metric_inc(s->m.hits_missed);
         return store_mdb_err(rc, "hit_get_failed", "");
@@ -331,7 +393,7 @@ store_hit_open(struct store_loop *sl, const void *key, size_t key_len, struct st
     if (store_meta_decode(v.mv_data, v.mv_size, &m, &why) != 0) {
         if (store_meta_peek_ids(v.mv_data, v.mv_size, &oid, &seq) != 0)
             oid = 0;
-        store_rtxn_put(s, txn);
+        store_loop_rtxn_put(sl, txn);
         store_hit_corrupt(s, key, key_len, oid, why);
         return ERR_NOTFOUND;
     }
@@ -340,7 +402,7 @@ store_hit_open(struct store_loop *sl, const void *key, size_t key_len, struct st
     rc = store_hit_load(s, txn, h, &m, &why);
     if (rc != 0) {
         store_hit_free(h);
-        store_rtxn_put(s, txn);
+        store_loop_rtxn_put(sl, txn);
         if (rc != ERR_PROTO)
             return rc;
         store_hit_corrupt(s, key, key_len, m.oid, why);
@@ -509,7 +571,7 @@ store_hit_end(struct store_hit *h)
         sl->hits_tail = h->prev;
     if (--sl->nhits == 0)
         AZ(event_del(sl->reap_ev));
-    store_rtxn_put(s, h->txn);
+    store_loop_rtxn_put(sl, h->txn);
     if (h->zc)
         atomic_fetch_sub(&s->zc_active, 1);
     atomic_fetch_sub(&s->readers, 1);

@@ -37,6 +37,10 @@ struct metric;
 #define STORE_DEL_TXN_MAX 1024u
 /* Chunk pointers a hit keeps inline before allocating. */
 #define STORE_HIT_INLINE 8
+/* Reset read transactions a loop keeps for its next hits (no pool lock). */
+#define STORE_LOOP_RTXNS 8
+/* Freed hits a loop keeps for reuse (no malloc per hit). */
+#define STORE_LOOP_SPARE_HITS 16
 
 enum store_op_kind {
     STORE_OP_PUT = 1,
@@ -97,7 +101,8 @@ struct store {
     _Atomic uint32_t zc_active; /* zero-copy hits alive */
     _Atomic uint32_t readers;   /* hits alive */
     _Atomic uint32_t nloops;
-    _Atomic uint32_t ntxns; /* store_txn alive */
+    _Atomic uint32_t loop_rtxns; /* reset transactions the loops keep (store_hit.c) */
+    _Atomic uint32_t ntxns;      /* store_txn alive */
 
     /* CLOCK: one "hit since last looked at" bit per oid slot; and the
      * oids whose body checksum was verified since start (direct-mapped) */
@@ -145,6 +150,10 @@ struct store_loop {
     unsigned pending;                        /* ops with a callback not yet run (loop thread) */
     struct store_hit *hits_head, *hits_tail; /* open order: oldest first */
     unsigned nhits;
+    MDB_txn *rtxn[STORE_LOOP_RTXNS]; /* owned: reset, each holding its reader slot */
+    unsigned nrtxn;
+    struct store_hit *spare; /* owned: freed hits, linked through next */
+    unsigned nspare;
 };
 
 struct store_hit {

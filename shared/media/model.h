@@ -132,8 +132,9 @@ struct model_aset {
     char *family; /* owned: codec family for device filters: "avc", "hevc", "aac" */
     char *lang;   /* owned, NULL when none: BCP 47 "en", "pt-BR" */
     bool segment_alignment;
-    char *init_tmpl;  /* owned: "$RepresentationID$/init.mp4" */
-    char *media_tmpl; /* owned: "$RepresentationID$/$Time$.m4s" */
+    uint32_t selection_priority; /* DASH @selectionPriority (higher: picked first); 0 omits it */
+    char *init_tmpl;             /* owned: "$RepresentationID$/init.mp4" */
+    char *media_tmpl;            /* owned: "$RepresentationID$/$Time$.m4s" */
     struct model_timeline tl;
     struct model_rep **reps; /* owned, each */
     uint32_t nreps;

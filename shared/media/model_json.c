@@ -82,6 +82,8 @@ model_json_write_aset(const struct model_aset *s)
     if (s->lang != NULL)
         json_object_set_new(o, "lang", json_string(s->lang));
     json_object_set_new(o, "segment_alignment", json_boolean(s->segment_alignment));
+    if (s->selection_priority != 0)
+        json_object_set_new(o, "selection_priority", model_json_u64_new(s->selection_priority));
     json_object_set_new(o, "timescale", model_json_u64_new(s->tl.timescale));
     json_object_set_new(o, "pto", model_json_u64_new(s->tl.pto));
     json_object_set_new(o, "init", json_string(s->init_tmpl));
@@ -557,10 +559,21 @@ model_json_read_timeline(struct model_json_ctx *c, struct model_timeline *tl, co
 static int
 model_json_read_aset(struct model_json_ctx *c, struct model_period *p, const json_t *o)
 {
-    static const char *const keys[] = {
-        "id",        "content", "mime", "family", "lang",         "segment_alignment",
-        "timescale", "pto",     "init", "media",  "start_number", "timeline",
-        "reps",      NULL};
+    static const char *const keys[] = {"id",
+                                       "content",
+                                       "mime",
+                                       "family",
+                                       "lang",
+                                       "segment_alignment",
+                                       "timescale",
+                                       "pto",
+                                       "init",
+                                       "media",
+                                       "start_number",
+                                       "timeline",
+                                       "reps",
+                                       "selection_priority",
+                                       NULL};
     static const char *const contents[] = {"video", "audio", "text"};
     const char *content, *mime, *family, *lang, *init, *media;
     const json_t *runs, *reps, *r;
@@ -592,7 +605,8 @@ model_json_read_aset(struct model_json_ctx *c, struct model_period *p, const jso
     rc = model_aset_add(p, id, (enum model_content)ct, mime, family, ts, &s);
     if ((rc = model_json_added(c, rc, "mime or family")) != 0)
         return rc;
-    if ((rc = model_json_bool(c, o, "segment_alignment", &s->segment_alignment)) != 0)
+    if ((rc = model_json_bool(c, o, "segment_alignment", &s->segment_alignment)) != 0 ||
+        (rc = model_json_u32(c, o, "selection_priority", false, 0, &s->selection_priority)) != 0)
         return rc;
     if (model_aset_set_lang(s, lang) != 0)
         return model_json_fail(c, ERR_PROTO, "invalid lang");

@@ -269,6 +269,8 @@ model_mpd_write_aset(const struct model_aset *s, const struct model_render *opt,
     if (s->lang != NULL)
         model_mpd_attr(b, "lang", s->lang);
     model_mpd_attr(b, "segmentAlignment", s->segment_alignment ? "true" : "false");
+    if (s->selection_priority != 0)
+        model_mpd_attr_u64(b, "selectionPriority", s->selection_priority);
     /* CMAF segments start with a closed GOP / sync sample. */
     buf_puts(b, " startWithSAP=\"1\">\n");
     buf_puts(b, "      <SegmentTemplate");

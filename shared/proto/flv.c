@@ -3,13 +3,17 @@
  *
  * The reader owns one body buffer, grown geometrically (bounded by
  * max_tag) and used only when a body arrives in pieces; bodies that arrive
- * whole are lent from the caller's bytes. Not here: file I/O (the journal
- * module writes and fsyncs), libavformat.
+ * whole are lent from the caller's bytes. The SPS is decoded by
+ * shared/media/h264.c, the one H.264 parser, and the AudioSpecificConfig
+ * is read through its bit reader (shared/media/bits.c). Not here: file
+ * I/O (the journal module writes and fsyncs), libavformat.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "flv.h"
+#include "../media/bits.h"
+#include "../media/h264.h"
 #include "../err.h"
 #include "../mem.h"
 #include "../compat.h"
@@ -142,204 +146,27 @@ flv_video_parse(const uint8_t *p, size_t len, struct flv_video *v)
     return 0;
 }
 
-/* ---- H.264 SPS: an exp-Golomb bit reader over the RBSP ---- */
-
-struct flv_bits {
-    const uint8_t *p;
-    size_t len;
-    size_t pos;     /* next byte */
-    uint32_t zeros; /* consecutive zero bytes seen, for emulation prevention */
-    uint8_t cur;
-    int left; /* bits left in cur */
-    bool raw; /* no emulation prevention (not an RBSP) */
-    bool err;
-};
-
-static int
-flv_bits_next_byte(struct flv_bits *b)
-{
-    /* SPEC: H.264 7.4.1 -- 0x000003 hides an emulation prevention byte. */
-    if (!b->raw && b->pos < b->len && b->zeros >= 2 && b->p[b->pos] == 3) {
-        b->pos++;
-        b->zeros = 0;
-    }
-    if (b->pos >= b->len) {
-        b->err = true;
-        return -1;
-    }
-    b->cur = b->p[b->pos++];
-    b->zeros = b->cur == 0 ? b->zeros + 1 : 0;
-    b->left = 8;
-    return 0;
-}
-
-static uint32_t
-flv_bits_u(struct flv_bits *b, int n)
-{
-    uint32_t v = 0;
-
-    while (n-- > 0) {
-        if (b->left == 0 && flv_bits_next_byte(b) != 0)
-            return 0;
-        b->left--;
-        v = v << 1 | ((b->cur >> b->left) & 1);
-    }
-    return v;
-}
-
-/* ue(v), at most 31 leading zeros (so the value fits 32 bits). */
-static uint32_t
-flv_bits_ue(struct flv_bits *b)
-{
-    int zeros = 0;
-
-    while (flv_bits_u(b, 1) == 0) {
-        if (b->err || ++zeros > 31) {
-            b->err = true;
-            return 0;
-        }
-    }
-    if (zeros == 0)
-        return 0;
-    return (uint32_t)((1ULL << zeros) - 1 + flv_bits_u(b, zeros));
-}
-
-static int32_t
-flv_bits_se(struct flv_bits *b)
-{
-    uint32_t k = flv_bits_ue(b);
-
-    return (k & 1) ? (int32_t)((k + 1) / 2) : -(int32_t)(k / 2);
-}
-
-static void
-flv_sps_scaling_list(struct flv_bits *b, int size)
-{
-    int last = 8, next = 8, j;
-
-    for (j = 0; j < size && !b->err; j++) {
-        if (next != 0) {
-            int32_t delta = flv_bits_se(b);
-            if (delta < -128 || delta > 127) {
-                b->err = true;
-                return;
-            }
-            next = (last + delta + 256) % 256;
-        }
-        if (next != 0)
-            last = next;
-    }
-}
+/* ---- codec configuration records ---- */
 
 int
 flv_h264_sps_parse(const uint8_t *p, size_t len, struct flv_h264_sps *s)
 {
-    struct flv_bits b = {.p = p, .len = len};
-    uint32_t poc_type, w_mbs, h_units, crop[4] = {0, 0, 0, 0}, sub_w = 2, sub_h = 2, i, n;
-    uint64_t width, height, cux, cuy;
-    bool separate = false;
+    struct h264_sps sps;
 
     memset(s, 0, sizeof(*s));
-    if (len < 4 || (p[0] & 0x1f) != 7)
+    if (h264_sps_parse(p, len, &sps) != 0)
         return ERR_PROTO;
-    b.pos = 1; /* NAL header */
-    s->profile_idc = (uint8_t)flv_bits_u(&b, 8);
-    s->constraints = (uint8_t)flv_bits_u(&b, 8);
-    s->level_idc = (uint8_t)flv_bits_u(&b, 8);
-    s->chroma_format_idc = 1;
-    s->bit_depth_luma = 8;
-    if (flv_bits_ue(&b) > 31) /* seq_parameter_set_id */
+    /* Wider or taller than FLV's onMetaData could describe: not a stream we take. */
+    if (sps.width > 65535 || sps.height > 65535)
         return ERR_PROTO;
-    switch (s->profile_idc) {
-    case 100:
-    case 110:
-    case 122:
-    case 244:
-    case 44:
-    case 83:
-    case 86:
-    case 118:
-    case 128:
-    case 138:
-    case 139:
-    case 134:
-    case 135:
-        s->chroma_format_idc = (uint8_t)flv_bits_ue(&b);
-        if (s->chroma_format_idc > 3)
-            return ERR_PROTO;
-        if (s->chroma_format_idc == 3)
-            separate = flv_bits_u(&b, 1);
-        i = flv_bits_ue(&b);
-        if (i > 6)
-            return ERR_PROTO;
-        s->bit_depth_luma = (uint8_t)(8 + i);
-        if (flv_bits_ue(&b) > 6) /* bit_depth_chroma_minus8 */
-            return ERR_PROTO;
-        (void)flv_bits_u(&b, 1); /* qpprime_y_zero_transform_bypass_flag */
-        if (flv_bits_u(&b, 1)) { /* seq_scaling_matrix_present_flag */
-            n = s->chroma_format_idc != 3 ? 8 : 12;
-            for (i = 0; i < n && !b.err; i++)
-                if (flv_bits_u(&b, 1))
-                    flv_sps_scaling_list(&b, i < 6 ? 16 : 64);
-        }
-        break;
-    default:
-        break;
-    }
-    if (flv_bits_ue(&b) > 12) /* log2_max_frame_num_minus4 */
-        return ERR_PROTO;
-    poc_type = flv_bits_ue(&b);
-    if (poc_type == 0) {
-        if (flv_bits_ue(&b) > 12)
-            return ERR_PROTO;
-    } else if (poc_type == 1) {
-        (void)flv_bits_u(&b, 1);
-        (void)flv_bits_se(&b);
-        (void)flv_bits_se(&b);
-        n = flv_bits_ue(&b);
-        if (n > 255)
-            return ERR_PROTO;
-        for (i = 0; i < n && !b.err; i++)
-            (void)flv_bits_se(&b);
-    } else if (poc_type != 2) {
-        return ERR_PROTO;
-    }
-    (void)flv_bits_ue(&b);   /* max_num_ref_frames */
-    (void)flv_bits_u(&b, 1); /* gaps_in_frame_num_value_allowed_flag */
-    w_mbs = flv_bits_ue(&b) + 1;
-    h_units = flv_bits_ue(&b) + 1;
-    s->frame_mbs_only = flv_bits_u(&b, 1);
-    if (!s->frame_mbs_only)
-        (void)flv_bits_u(&b, 1); /* mb_adaptive_frame_field_flag */
-    (void)flv_bits_u(&b, 1);     /* direct_8x8_inference_flag */
-    if (flv_bits_u(&b, 1))       /* frame_cropping_flag */
-        for (i = 0; i < 4; i++)
-            crop[i] = flv_bits_ue(&b);
-    if (b.err)
-        return ERR_PROTO;
-    /* SPEC: H.264 7.4.2.1.1 -- crop units follow the chroma subsampling. */
-    if (s->chroma_format_idc == 3 || s->chroma_format_idc == 0 || separate)
-        sub_w = sub_h = 1;
-    else if (s->chroma_format_idc == 2)
-        sub_h = 1;
-    if (s->chroma_format_idc == 0 || separate) {
-        cux = 1;
-        cuy = 2 - s->frame_mbs_only;
-    } else {
-        cux = sub_w;
-        cuy = (uint64_t)sub_h * (2 - s->frame_mbs_only);
-    }
-    width = (uint64_t)w_mbs * 16;
-    height = (uint64_t)h_units * 16 * (2 - s->frame_mbs_only);
-    if (cux * ((uint64_t)crop[0] + crop[1]) >= width ||
-        cuy * ((uint64_t)crop[2] + crop[3]) >= height)
-        return ERR_PROTO;
-    width -= cux * ((uint64_t)crop[0] + crop[1]);
-    height -= cuy * ((uint64_t)crop[2] + crop[3]);
-    if (width > 65535 || height > 65535)
-        return ERR_PROTO;
-    s->width = (uint32_t)width;
-    s->height = (uint32_t)height;
+    s->profile_idc = sps.profile_idc;
+    s->constraints = sps.constraints;
+    s->level_idc = sps.level_idc;
+    s->chroma_format_idc = sps.chroma_format_idc;
+    s->bit_depth_luma = sps.bit_depth_luma;
+    s->width = (uint32_t)sps.width;
+    s->height = (uint32_t)sps.height;
+    s->frame_mbs_only = sps.frame_mbs_only;
     return 0;
 }
 
@@ -401,22 +228,22 @@ static const uint32_t flv_aac_rates[13] = {96000, 88200, 64000, 48000, 44100, 32
                                            22050, 16000, 12000, 11025, 8000,  7350};
 
 static uint32_t
-flv_aac_object_type(struct flv_bits *b)
+flv_aac_object_type(struct bits *b)
 {
-    uint32_t t = flv_bits_u(b, 5);
+    uint32_t t = bits_u(b, 5);
 
-    return t == 31 ? 32 + flv_bits_u(b, 6) : t;
+    return t == 31 ? 32 + bits_u(b, 6) : t;
 }
 
 static uint32_t
-flv_aac_rate(struct flv_bits *b)
+flv_aac_rate(struct bits *b)
 {
-    uint32_t idx = flv_bits_u(b, 4);
+    uint32_t idx = bits_u(b, 4);
 
     if (idx == 15)
-        return flv_bits_u(b, 24);
+        return bits_u(b, 24);
     if (idx >= 13) {
-        b->err = true;
+        b->overrun = true; /* a reserved index: fails the config like a short one */
         return 0;
     }
     return flv_aac_rates[idx];
@@ -425,15 +252,16 @@ flv_aac_rate(struct flv_bits *b)
 int
 flv_aac_config_parse(const uint8_t *p, size_t len, struct flv_aac_config *c)
 {
-    struct flv_bits b = {.p = p, .len = len, .raw = true}; /* an ASC is not an RBSP */
+    struct bits b;
     uint32_t aot;
 
     memset(c, 0, sizeof(*c));
     if (len < 2)
         return ERR_PROTO;
+    bits_init(&b, p, len, false); /* an ASC is not an RBSP */
     aot = flv_aac_object_type(&b);
     c->sample_rate = flv_aac_rate(&b);
-    c->channel_config = (uint8_t)flv_bits_u(&b, 4);
+    c->channel_config = (uint8_t)bits_u(&b, 4);
     /* SPEC: ISO/IEC 14496-3 1.6.2.1 -- explicit SBR/PS signalling. */
     if (aot == 5 || aot == 29) {
         c->sbr = true;
@@ -441,7 +269,7 @@ flv_aac_config_parse(const uint8_t *p, size_t len, struct flv_aac_config *c)
         c->ext_sample_rate = flv_aac_rate(&b);
         aot = flv_aac_object_type(&b);
     }
-    if (b.err || aot == 0 || aot > 95 || c->sample_rate == 0 || c->channel_config > 7)
+    if (b.overrun || aot == 0 || aot > 95 || c->sample_rate == 0 || c->channel_config > 7)
         return ERR_PROTO;
     c->object_type = (uint8_t)aot;
     return 0;

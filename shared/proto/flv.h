@@ -158,7 +158,11 @@ struct flv_avc_config {
  */
 int flv_avc_config_parse(const uint8_t *p, size_t len, struct flv_avc_config *c) WARN_UNUSED;
 
-/* Decodes an H.264 SPS NAL unit (with its NAL header byte). 0 or ERR_PROTO. */
+/*
+ * Decodes an H.264 SPS NAL unit (with its NAL header byte) through
+ * h264_sps_parse(). 0, or ERR_PROTO when that fails or the cropped frame
+ * is wider or taller than 65535.
+ */
 int flv_h264_sps_parse(const uint8_t *p, size_t len, struct flv_h264_sps *s) WARN_UNUSED;
 
 struct flv_aac_config {

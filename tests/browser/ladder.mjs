@@ -68,6 +68,10 @@ await scenario(async (b, { url, opts }) => {
                 const r = p.getCurrentRepresentationForType('video');
                 return r ? r.id : null;
             };
+            st.audio = () => {
+                const r = p.getCurrentRepresentationForType('audio');
+                return r ? r.id : null;
+            };
             p.initialize(v, url, true);
         } else {
             shaka.polyfill.installAll();
@@ -83,6 +87,10 @@ await scenario(async (b, { url, opts }) => {
             st.current = () => {
                 const a = p.getVariantTracks().find((x) => x.active);
                 return a ? a.originalVideoId : null;
+            };
+            st.audio = () => {
+                const a = p.getVariantTracks().find((x) => x.active);
+                return a ? a.originalAudioId : null;
             };
         }
     }, { kind, url, rep });
@@ -114,11 +122,13 @@ await scenario(async (b, { url, opts }) => {
         last = await page.evaluate(() => ({
             t: document.getElementById('v').currentTime,
             rep: window.lad.current(),
+            audio: window.lad.audio(),
             errors: window.lad.errors,
             stalls: window.lad.stalls,
             waiting: window.lad.waitingSince === null ? 0 : Math.round(performance.now() - window.lad.waitingSince),
         }));
         reps[last.rep] = (reps[last.rep] || 0) + 1;
+        reps[`audio ${last.audio}`] = (reps[`audio ${last.audio}`] || 0) + 1;
     }
     const stalls = [...last.stalls];
     if (last.waiting > 0) stalls.push(last.waiting);

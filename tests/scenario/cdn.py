@@ -927,6 +927,9 @@ class ScriptedUpstream:
     handler(request_line, headers, conn) writes whatever it wants to conn (a
     socket) -- slowly, wrongly, or not at all. One thread per connection.
     cdn.upstream(handler) starts one; it is closed with the test's nodes.
+    Bytes that arrived behind the head (the start of a body) are the
+    handler's through pending(conn); what it leaves there is read as the
+    next request.
     """
 
     def __init__(self, handler):
@@ -936,6 +939,7 @@ class ScriptedUpstream:
         self.requests = []  # request lines, in arrival order
         self._stop = threading.Event()
         self._conns = []
+        self._pending = {}  # conn -> bytes read past the head, during its handler
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
@@ -968,12 +972,20 @@ class ScriptedUpstream:
                     k, _, v = line.partition(":")
                     headers[k.strip().lower()] = v.strip()
                 self.requests.append(lines[0])
-                if self.handler(lines[0], headers, conn) is False:
+                self._pending[conn] = buf
+                keep = self.handler(lines[0], headers, conn) is not False
+                buf = self._pending.pop(conn)
+                if not keep:
                     return
         except OSError:
             return
         finally:
             conn.close()
+
+    def pending(self, conn):
+        """Takes the bytes read past the current request's head on conn (b"" if none)."""
+        data, self._pending[conn] = self._pending[conn], b""
+        return data
 
     def close(self):
         self._stop.set()

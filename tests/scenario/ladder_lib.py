@@ -29,6 +29,74 @@ def video_reps(root):
             for s in video_sets(root) for r in s.iterfind("d:Representation", MPD_NS)}
 
 
+def audio_sets(root):
+    return [s for s in root.iterfind(".//d:AdaptationSet", MPD_NS)
+            if s.get("contentType") == "audio"]
+
+
+def audio_reps(root):
+    """{rep id: attributes, plus "set": its AdaptationSet id} of every audio Representation."""
+    return {r.get("id"): dict(r.attrib, set=s.get("id"))
+            for s in audio_sets(root) for r in s.iterfind("d:Representation", MPD_NS)}
+
+
+def timeline(root, set_id):
+    """[(t, d)] of the SegmentTimeline of the AdaptationSet set_id (last Period)."""
+    p = list(root.iterfind("d:Period", MPD_NS))[-1]
+    for s in p.iterfind("d:AdaptationSet", MPD_NS):
+        if s.get("id") != set_id:
+            continue
+        out, t = [], 0
+        for e in s.iterfind(".//d:SegmentTimeline/d:S", MPD_NS):
+            t = int(e.get("t", t))
+            for _ in range(int(e.get("r", 0)) + 1):
+                out.append((t, int(e.get("d"))))
+                t += int(e.get("d"))
+        return out
+    return []
+
+
+def decode_audio(paths, timeout=60):
+    """Decodes init + segments of an audio representation; (returncode, stderr, seconds)."""
+    data = b"".join(open(p, "rb").read() for p in paths)
+    p = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", "pipe:0",
+                        "-map", "0:a", "-f", "s16le", "-ac", "1", "-ar", "8000", "-"],
+                       input=data, capture_output=True, timeout=timeout)
+    return p.returncode, p.stderr.decode(errors="replace"), len(p.stdout) / 16000
+
+
+def beeps(paths, first_t, rate, timeout=60):
+    """
+    Onset times (s, on the stream's timeline) of the publisher's beeps
+    (sine beep_factor: a higher tone every second) in init + segments whose
+    first segment starts at first_t: 1 ms windows whose zero crossings jump.
+    """
+    data = b"".join(open(p, "rb").read() for p in paths)
+    p = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", "pipe:0",
+                        "-map", "0:a", "-f", "s16le", "-ac", "1", "-"],
+                       input=data, capture_output=True, timeout=timeout)
+    pcm = struct.unpack(f"<{len(p.stdout) // 2}h", p.stdout[:len(p.stdout) // 2 * 2])
+    win = rate // 1000
+    out, quiet_until = [], 0
+    for w in range(len(pcm) // win):
+        seg = pcm[w * win:(w + 1) * win]
+        zc = sum(1 for a, b in zip(seg, seg[1:]) if (a < 0) != (b < 0))
+        if zc >= 5 and w >= quiet_until:
+            out.append(first_t / rate + w * win / rate)
+            quiet_until = w + 500  # one onset per beep (they are a second apart)
+    return out
+
+
+def last_period_video(root):
+    """({rep id: attributes}, [(t, d)]) of the video AdaptationSet of the last Period."""
+    p = list(root.iterfind("d:Period", MPD_NS))[-1]
+    for s in p.iterfind("d:AdaptationSet", MPD_NS):
+        if s.get("contentType") == "video":
+            reps = {r.get("id"): dict(r.attrib) for r in s.iterfind("d:Representation", MPD_NS)}
+            return reps, timeline(root, s.get("id"))
+    return {}, []
+
+
 def periods(root):
     return [p.get("id") for p in root.iterfind("d:Period", MPD_NS)]
 
@@ -81,11 +149,12 @@ def decode_files(paths, timeout=60):
     return p.returncode, p.stderr.decode(errors="replace"), frames
 
 
-def follow_live(url, seconds, log_path):
-    """Starts ffmpeg following a live MPD in real time, decoding every video representation."""
+def follow_live(url, seconds, log_path, maps=("0:v",)):
+    """Starts ffmpeg following a live MPD in real time, decoding every representation in maps."""
     log = open(log_path, "wb")
+    margs = [a for m in maps for a in ("-map", m)]
     return subprocess.Popen(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error",
-                             "-i", url, "-map", "0:v", "-t", str(seconds), "-f", "null", "-"],
+                             "-i", url, *margs, "-t", str(seconds), "-f", "null", "-"],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
 

@@ -9,7 +9,6 @@ Not here: starting nodes (cdn.py).
 import hashlib
 import json
 import socket
-import threading
 import time
 
 import cdn as cdnlib
@@ -204,80 +203,47 @@ class BodySink:
     (Content-Length) as it comes, keeps per request what arrived so far,
     when, and whether the body ended or the connection closed before, and
     answers 200 {"bytes": n, "sha256": ...} with Connection: close.
-    Add it to cdn.servers so it is closed with the test's nodes.
+    A cdn.ScriptedUpstream underneath; add the sink to cdn.servers so it is
+    closed with the test's nodes.
     """
 
     def __init__(self):
-        self.sock = socket.create_server((cdnlib.LOOPBACK, 0))
-        self.port = self.sock.getsockname()[1]
-        self.hostport = f"{cdnlib.LOOPBACK}:{self.port}"
         self.reqs = []  # dicts: target, length, received, first_at, done, aborted
-        self._conns = []
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.server = cdnlib.ScriptedUpstream(self._handle)
+        self.port = self.server.port
+        self.hostport = self.server.hostport
 
-    def _accept(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self._conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        try:
-            buf = b""
-            while b"\r\n\r\n" not in buf:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                buf += chunk
-            head, body = buf.split(b"\r\n\r\n", 1)
-            lines = head.decode("latin-1").split("\r\n")
-            hdrs = {}
-            for line in lines[1:]:
-                k, _, v = line.partition(":")
-                hdrs[k.strip().lower()] = v.strip()
-            want = int(hdrs.get("content-length", "0"))
-            rec = {"target": lines[0].split(" ")[1], "length": want, "received": 0,
-                   "first_at": None, "done": False, "aborted": False}
-            self.reqs.append(rec)
-            digest = hashlib.sha256()
-            while True:
-                if body:
-                    body = body[: want - rec["received"]]
-                    if rec["first_at"] is None:
-                        rec["first_at"] = time.monotonic()
-                    digest.update(body)
-                    rec["received"] += len(body)
-                if rec["received"] >= want:
-                    break
-                body = conn.recv(1 << 16)
-                if not body:
-                    rec["aborted"] = True
-                    return
-            rec["done"] = True
-            out = json.dumps({"bytes": rec["received"], "sha256": digest.hexdigest()}).encode()
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store"
-                b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(out) + out
-            )
-        except OSError:
-            return
-        finally:
-            conn.close()
+    def _handle(self, request_line, hdrs, conn):
+        want = int(hdrs.get("content-length", "0"))
+        rec = {"target": request_line.split(" ")[1], "length": want, "received": 0,
+               "first_at": None, "done": False, "aborted": False}
+        self.reqs.append(rec)
+        digest = hashlib.sha256()
+        body = self.server.pending(conn)
+        while True:
+            if body:
+                body = body[: want - rec["received"]]
+                if rec["first_at"] is None:
+                    rec["first_at"] = time.monotonic()
+                digest.update(body)
+                rec["received"] += len(body)
+            if rec["received"] >= want:
+                break
+            body = conn.recv(1 << 16)
+            if not body:
+                rec["aborted"] = True
+                return False
+        rec["done"] = True
+        out = json.dumps({"bytes": rec["received"], "sha256": digest.hexdigest()}).encode()
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store"
+            b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(out) + out
+        )
+        return False  # Connection: close
 
     def of(self, prefix):
         """The requests whose target starts with prefix (the edge's own calls are left out)."""
         return [r for r in list(self.reqs) if r["target"].startswith(prefix)]
 
     def close(self):
-        self._stop.set()
-        self.sock.close()
-        for conn in self._conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.close()
+        self.server.close()

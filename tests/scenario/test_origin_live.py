@@ -186,8 +186,7 @@ def test_ffmpeg_plays_the_live_stream_through_an_edge(cdn, ffmpeg):
     ffmpeg.publish(origin.publish_url(stream), seconds=16)
     wait_av(origin, "via-edge")
     wait_for(lambda: video_segment_count(origin, "via-edge") >= 5, 30)  # see test_publish_...
-    if edge.get("/live/via-edge/manifest.mpd").status != 200:
-        pytest.skip("cascade-edge does not forward /live/ to its upstream yet")
+    assert edge.get("/live/via-edge/manifest.mpd").status == 200
 
     dash = ffmpeg.decode(edge.url("/live/via-edge/manifest.mpd"), seconds=6)
     hls = ffmpeg.decode(edge.url("/live/via-edge/master.m3u8"), seconds=6)

@@ -1087,6 +1087,17 @@ test_httpc_fault_points(void **state)
     assert_true(T.rec[0].retryable);
     fault_disarm_all();
 
+    /* httpc.nodelay: the socket could not be set up -- the same as a
+     * refused connect, and no connection is left behind. */
+    assert_int_equal(0, fault_arm("httpc.nodelay", 1, false));
+    req(3, T.port, "GET", "/hello");
+    HT_WAIT(T.base, T.rec[3].dones == 1, 2000);
+    assert_int_equal(ERR_UPSTREAM, T.rec[3].err);
+    assert_true(T.rec[3].retryable);
+    assert_int_equal(1, fault_fired("httpc.nodelay"));
+    assert_int_equal(0, httpc_idle_count(T.c));
+    fault_disarm_all();
+
     /* httpc.recv: a reset after the first read -- not retryable. */
     T.big_total = 1u << 20;
     assert_int_equal(0, fault_arm("httpc.recv", 2, true));
