@@ -6,6 +6,14 @@ manifests), next to Debian's nginx with libnginx-mod-rtmp doing DASH
 packaging, on the same inputs in the same run.
 
     bench/ingest_vs_nginx_rtmp.py [--streams N] [--seconds S] [--origin PATH]
+    bench/ingest_vs_nginx_rtmp.py --rounds 3 --origin-b OTHER [--origin-b-arg ARG]
+
+With --rounds R the servers run in turn R times in the same run (A, B
+when given, nginx; then again), so a loaded machine's drift hits every
+side alike: it prints each round and the median of each side's cost and
+of the per-round ratios. --origin-b (a second binary, e.g. the build
+before a change) and --origin-b-arg (extra arguments for B, repeatable;
+B defaults to A's binary) make it an A/B comparison.
 
 What it does: encodes one 20 s H.264 + AAC source at ~600 kbit/s once;
 starts each server on free loopback ports in its own temporary directory
@@ -216,14 +224,24 @@ rtmp {{
         procs.stop_all()
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--streams", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--warmup", type=float, default=10.0)
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--origin", type=Path, default=None)
     ap.add_argument("--origin-arg", action="append", default=[],
                     help="extra cascade-origin argument (repeat), e.g. --origin-arg=-c --origin-arg=f")
+    ap.add_argument("--origin-b", type=Path, default=None, help="a second cascade-origin (A/B)")
+    ap.add_argument("--origin-b-arg", action="append", default=None,
+                    help="extra argument for B (repeat); B runs A's binary when no --origin-b")
     ap.add_argument("--only", choices=("cascade", "nginx"), default=None)
     args = ap.parse_args()
     origin = args.origin
@@ -237,30 +255,52 @@ def main():
                       (Path(NGINX_MODULE).exists(), "libnginx-mod-rtmp")):  # fmt: skip
         if not need:
             sys.exit(f"missing {why}")
+    sides = []
+    if args.only in (None, "cascade"):
+        sides.append(("cascade-origin", origin, args.origin_arg))
+        if args.origin_b is not None or args.origin_b_arg is not None:
+            sides.append(("cascade-B", args.origin_b or origin,
+                          args.origin_b_arg if args.origin_b_arg is not None else args.origin_arg))
+    if args.only in (None, "nginx"):
+        sides.append(("nginx-rtmp", None, None))
+    per = {name: [] for name, _, _ in sides}
+    all_ok = True
     with tempfile.TemporaryDirectory(prefix="cascade-ingest-bench-") as tmp:
-        work = Path(tmp)
-        kbps = make_source(work / "src.flv")
+        os.chmod(tmp, 0o755)  # nginx's worker (nobody) must reach each round's directory
+        kbps = make_source(Path(tmp) / "src.flv")
         print(f"source: {kbps:.0f} kbit/s, {args.streams} publishers per server, "
-              f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up")
-        results = []
-        if args.only in (None, "cascade"):
-            results.append(("cascade-origin", *run_cascade(origin, work / "src.flv", args.streams,
-                                                           args.warmup, args.seconds, work,
-                                                           args.origin_arg)))
-        if args.only in (None, "nginx"):
-            results.append(("nginx-rtmp", *run_nginx(work / "src.flv", args.streams, args.warmup,
-                                                     args.seconds, work)))
-    rows = []
-    for name, busy, ok, nok in results:
-        per = busy / args.streams
-        rows.append((name, busy, per, 1.0 / per if per > 0 else float("inf"), ok, nok))
-        print(f"{name:15} cpu {busy * 100:6.1f}% of a core  {per * 100:5.2f}%/stream  "
-              f"~{1.0 / per if per > 0 else float('inf'):7.0f} streams/core  "
-              f"segments ok: {nok}/{args.streams}")
-    if len(rows) == 2:
-        ratio = rows[0][3] / rows[1][3] if rows[1][3] > 0 else float("inf")
-        print(f"ratio cascade/nginx streams per core: {ratio:.2f} (target >= 2)")
-    return 0 if all(r[4] for r in rows) else 1
+              f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up, "
+              f"{args.rounds} round(s)", flush=True)
+        for rnd in range(args.rounds):
+            for name, binary, extra in sides:
+                work = Path(tmp) / f"r{rnd}-{name}"
+                work.mkdir()
+                if binary is None:
+                    busy, ok, nok = run_nginx(Path(tmp) / "src.flv", args.streams, args.warmup,
+                                              args.seconds, work)
+                else:
+                    busy, ok, nok = run_cascade(binary, Path(tmp) / "src.flv", args.streams,
+                                                args.warmup, args.seconds, work, extra)
+                all_ok = all_ok and ok
+                p = busy / args.streams
+                per[name].append(p)
+                print(f"round {rnd + 1} {name:15} cpu {busy * 100:6.1f}% of a core  "
+                      f"{p * 100:5.3f}%/stream  "
+                      f"~{1.0 / p if p > 0 else float('inf'):7.0f} streams/core  "
+                      f"segments ok: {nok}/{args.streams}", flush=True)
+    nginx = per.get("nginx-rtmp")
+    for name, _, _ in sides:
+        m = median(per[name])
+        line = f"median {name:15} {m * 100:5.3f}%/stream ~{1.0 / m if m > 0 else 0:7.0f} streams/core"
+        if nginx and name != "nginx-rtmp":
+            ratios = [n / c for c, n in zip(per[name], nginx) if c > 0]
+            line += (f"  ratio vs nginx per round: {', '.join(f'{r:.2f}' for r in ratios)}"
+                     f"  median {median(ratios):.2f} (target >= 2)")
+        print(line)
+    if "cascade-B" in per:
+        ab = [b / a for a, b in zip(per["cascade-origin"], per["cascade-B"]) if a > 0]
+        print(f"B/A cost per round: {', '.join(f'{r:.2f}' for r in ab)}  median {median(ab):.2f}")
+    return 0 if all_ok else 1
 
 
 if __name__ == "__main__":

@@ -34,6 +34,14 @@
 
 #define JOURNAL_PATH_MAX 4096
 #define JOURNAL_READ_CHUNK (64u * 1024)
+/*
+ * Blocks reserved ahead of the write position (fallocate, KEEP_SIZE): an
+ * fdatasync then finds the blocks already allocated, so it does not write
+ * the block bitmap and group descriptor again on every sync (what
+ * delayed allocation costs on ext4). 4 MiB is ~50 s of a 600 kbit/s
+ * stream; close gives back what was not used.
+ */
+#define JOURNAL_PREALLOC (4u << 20)
 
 struct journal {
     unsigned magic;
@@ -47,6 +55,7 @@ struct journal {
     size_t wlen, wcap;
     struct journal_syncer *sy;   /* borrowed; outlives every journal */
     struct journal *prev, *next; /* the syncer's list, under sy->mtx */
+    uint64_t alloc_end;          /* blocks reserved up to here; UINT64_MAX: not supported */
 };
 
 struct journal_syncer {
@@ -313,6 +322,25 @@ journal_wrote(struct journal *j, size_t n)
     atomic_fetch_add_explicit(&j->written, n, memory_order_release);
 }
 
+/*
+ * Reserves the blocks the next n bytes will need (JOURNAL_PREALLOC at a
+ * time). Best effort: a filesystem without fallocate just allocates as it
+ * writes.
+ */
+static void
+journal_prealloc(struct journal *j, size_t n)
+{
+    uint64_t w = atomic_load_explicit(&j->written, memory_order_relaxed);
+
+    if (j->alloc_end == UINT64_MAX || w + n <= j->alloc_end)
+        return;
+    if (fallocate(j->fd, FALLOC_FL_KEEP_SIZE, (off_t)w, (off_t)(n + JOURNAL_PREALLOC)) != 0) {
+        j->alloc_end = UINT64_MAX;
+        return;
+    }
+    j->alloc_end = w + n + JOURNAL_PREALLOC;
+}
+
 void
 journal_buffer(struct journal *j, size_t cap)
 {
@@ -337,6 +365,7 @@ journal_flush(struct journal *j)
         return 0;
     iov.iov_base = j->wbuf;
     iov.iov_len = j->wlen;
+    journal_prealloc(j, j->wlen);
     rc = FAULT("journal.write") ? -ENOSPC : journal_write_all(j->fd, &iov, 1);
     if (rc != 0)
         return journal_broke(j, rc);
@@ -385,6 +414,7 @@ journal_append(struct journal *j, uint8_t type, uint32_t ts, const uint8_t *data
     iov[1].iov_len = len;
     iov[2].iov_base = trl;
     iov[2].iov_len = sizeof(trl);
+    journal_prealloc(j, n);
     rc = FAULT("journal.write") ? -ENOSPC : journal_write_all(j->fd, iov, 3);
     if (rc != 0)
         return journal_broke(j, rc);
@@ -427,6 +457,12 @@ journal_close(struct journal **pj)
     if (j->next != NULL)
         j->next->prev = j->prev;
     AZ(pthread_mutex_unlock(&sy->mtx));
+    /* Gives back the blocks reserved past the end (KEEP_SIZE leaves them;
+     * after a crash they stay until the sealed file is swept). */
+    if (j->alloc_end != 0 && j->alloc_end != UINT64_MAX &&
+        ftruncate(j->fd, (off_t)atomic_load_explicit(&j->written, memory_order_relaxed)) != 0)
+        LOG_RL(LOG_WARN, "journal", "trim_failed", 5, "stream=%s err=%s", j->path,
+               err_name(-errno));
     (void)close(j->fd);
     xfree(j->wbuf);
     xfree(j->path);

@@ -6,10 +6,12 @@
  * to the process's end. A run holds a packager and two models of the
  * same presentation: `lm`, the live one, trimmed to the DVR window, and
  * `rm`, the whole run (with live.keep_recording), which becomes the
- * static MPD when the run ends. Both grow by the same segments. Files are
- * written under live/{stream}/ with a hidden temporary and a rename; the
- * manifests are rewritten once every configured track has a segment,
- * then after every segment.
+ * static MPD when the run ends. Both grow by the same segments. Segment
+ * files are written under live/{stream}/ with a hidden temporary and a
+ * rename; the manifests are rendered once every configured track has a
+ * segment, then after every segment, into memory (live_mem.h: a new file
+ * per manifest per cut cost more CPU than the rest of the ingest); the
+ * static ones of an ended run are written as files.
  *
  * Times: the packager is told each session's base (pkg_set_offset), so
  * every segment's t is on the stream's timeline, in the track's timescale
@@ -32,6 +34,7 @@
 #include "live.h"
 #include "err.h"
 #include "ladder_sup.h"
+#include "live_mem.h"
 #include "fault.h"
 #include "journal.h"
 #include "log.h"
@@ -288,18 +291,39 @@ out:
     return rc;
 }
 
+/*
+ * Publishes a rendered manifest dir/name: into memory while the run is
+ * live (live_mem.h), as a file when disk (an ended run's static ones).
+ */
 static int
-live_write_buf(struct live_stream *ls, const char *dir, const char *name, struct buf *b, int rc)
+live_write_buf(struct live_stream *ls, const char *dir, const char *name, struct buf *b, int rc,
+               bool disk)
 {
+    char path[LIVE_PATH_MAX] = "";
+
     if (rc == 0)
         rc = buf_status(b);
-    if (rc == 0)
+    if (rc == 0 && !disk && snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+        rc = ERR_LIMIT;
+    if (rc == 0 && disk)
         rc = live_write_file(ls, dir, name, b->p, b->len, true);
+    else if (rc == 0)
+        live_mem_put(path, b->p, b->len);
     else
         LOG_RL(LOG_ERR, "live", "manifest_failed", 5, "stream=%s file=%s err=%s", ls->name, name,
                err_name(rc));
     buf_reset(b);
     return rc;
+}
+
+/* Forgets the stream's manifests in memory (its files, if any, are served instead). */
+static void
+live_forget_mem(struct live_stream *ls)
+{
+    char prefix[LIVE_PATH_MAX];
+
+    if (snprintf(prefix, sizeof(prefix), "%s/", ls->ldir) < (int)sizeof(prefix))
+        live_mem_drop_under(prefix);
 }
 
 /*
@@ -322,9 +346,12 @@ live_model_make_static(struct model *m)
         m->periods[i]->start_ms -= first;
 }
 
-/* Rewrites every manifest of m: media playlists, master, MPD, model.json. */
+/*
+ * Renders every manifest of m: media playlists, master, MPD, model.json;
+ * into memory while live, as files when disk (live_write_buf).
+ */
 static void
-live_write_manifests(struct live_stream *ls, struct model *m)
+live_write_manifests(struct live_stream *ls, struct model *m, bool disk)
 {
     char dir[LIVE_PATH_MAX];
     struct buf b;
@@ -346,15 +373,16 @@ live_write_manifests(struct live_stream *ls, struct model *m)
                     continue; /* written with the last period that has it */
                 if (snprintf(dir, sizeof(dir), "%s/%s", ls->ldir, id) >= (int)sizeof(dir))
                     continue;
-                (void)live_write_buf(ls, dir, "media.m3u8", &b, model_hls_media_write(m, id, &b));
+                (void)live_write_buf(ls, dir, "media.m3u8", &b, model_hls_media_write(m, id, &b),
+                                     disk);
             }
     }
     /* The multivariant playlist changes rarely (a new rendition, a new peak rate). */
     if (model_hls_master_write(m, NULL, &b) == 0 && buf_status(&b) == 0 &&
-        (ls->master == NULL || strcmp(ls->master, b.p) != 0)) {
+        (disk || ls->master == NULL || strcmp(ls->master, b.p) != 0)) {
         char *text = xstrdup(b.p);
 
-        if (live_write_buf(ls, ls->ldir, "master.m3u8", &b, 0) == 0) {
+        if (live_write_buf(ls, ls->ldir, "master.m3u8", &b, 0, disk) == 0) {
             xfree(ls->master);
             ls->master = text;
         } else {
@@ -362,8 +390,8 @@ live_write_manifests(struct live_stream *ls, struct model *m)
         }
     }
     buf_reset(&b);
-    (void)live_write_buf(ls, ls->ldir, "manifest.mpd", &b, model_mpd_write(m, NULL, &b));
-    (void)live_write_buf(ls, ls->ldir, "model.json", &b, model_json_write(m, &b));
+    (void)live_write_buf(ls, ls->ldir, "manifest.mpd", &b, model_mpd_write(m, NULL, &b), disk);
+    (void)live_write_buf(ls, ls->ldir, "model.json", &b, model_json_write(m, &b), disk);
     buf_free(&b);
 }
 
@@ -589,7 +617,7 @@ live_manifests_now(struct live_stream *ls)
 {
     evtimer_del(ls->flush_ev);
     if (ls->manifests_on && !ls->replaying && ls->lm != NULL)
-        live_write_manifests(ls, ls->lm);
+        live_write_manifests(ls, ls->lm, false);
 }
 
 static void
@@ -1827,6 +1855,7 @@ live_stream_new(struct live *l, const char *name)
 static void
 live_stream_free(struct live_stream *ls)
 {
+    live_forget_mem(ls);
     journal_close(&ls->j);
     live_ladder_stop(ls);
     xfree(ls->acfg);
@@ -1897,7 +1926,9 @@ live_run_end(struct live_stream *ls)
     m = ls->rm != NULL ? ls->rm : ls->lm;
     live_model_make_static(m);
     if (live_model_has_segments(m)) /* a run without segments leaves what was there */
-        live_write_manifests(ls, m);
+        live_write_manifests(ls, m, true);
+    /* The files take over from the live manifests in memory. */
+    live_forget_mem(ls);
     rc = journal_seal(ls->jdir, ls->l->conf.journal_retention_ms > 0);
     if (rc != 0)
         LOG(LOG_ERR, "live", "seal_failed", "stream=%s err=%s", ls->name, err_name(rc));
@@ -2145,7 +2176,7 @@ live_recover_stream(struct live *l, const char *name)
     }
     ls->replaying = false;
     if (ls->manifests_on)
-        live_write_manifests(ls, ls->lm);
+        live_write_manifests(ls, ls->lm, false);
     metric_inc(l->recovered);
     LOG(LOG_INFO, "live", "recovered", "stream=%s sessions=%ld tags=%ld end_ms=%" PRIu64, name, n,
         tags, ls->end_ms);

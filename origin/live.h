@@ -6,10 +6,14 @@
  * being replayed); each is appended to the stream's journal first, then
  * packaged (pkg.h) into CMAF init and media segments, one representation
  * per track. Every segment is written under data.dir as
- * live/{stream}/{rep}/{t}.m4s and the manifest model (shared/media/model.h)
- * grows by it; then manifest.mpd, master.m3u8, {rep}/media.m3u8 and
- * model.json are rewritten, each atomically (temporary file + rename), so
- * an HTTP worker reading a file always sees a whole one.
+ * live/{stream}/{rep}/{t}.m4s (temporary file + rename, so an HTTP worker
+ * reading a file always sees a whole one) and the manifest model
+ * (shared/media/model.h) grows by it; then manifest.mpd, master.m3u8,
+ * {rep}/media.m3u8 and model.json are rendered into memory (live_mem.h),
+ * where the HTTP workers find them. When a run ends, its static manifests
+ * are written as files (atomically, likewise) and replace those in memory,
+ * so an ended stream survives a restart; after a crash, recovery renders
+ * the live ones again from the journal.
  *
  * Timeline. A stream's media time is milliseconds since its availability
  * start (fixed at its first publish ever, kept in the journal's
@@ -22,7 +26,7 @@
  * timeline, in a new Period.
  *
  * Threads: everything here runs on the ingest thread (its event base);
- * HTTP workers only read the files.
+ * HTTP workers only read the files and live_mem.
  *
  * Not here: RTMP (rtmp_ingest.c), muxing (pkg.c), keys (streams.c).
  */

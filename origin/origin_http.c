@@ -2,10 +2,13 @@
  * origin_http.c -- GET/HEAD/OPTIONS of /live/... from data.dir, with the
  * caching, CORS, validator and range rules of origin_http.h.
  *
- * Each request opens its file, fstat()s it and hands the descriptor to
- * libevent (evbuffer_add_file: sendfile where the socket allows it), so a
- * manifest being replaced by a rename while it is sent is read whole from
- * the old inode. Nothing is cached in memory here: the page cache does it.
+ * A manifest of a running live stream comes from memory (live_mem.h): the
+ * response holds a ref on that version of it, so it is sent whole even if
+ * the ingest replaces it meanwhile. Anything else opens its file,
+ * fstat()s it and hands the descriptor to libevent (evbuffer_add_file:
+ * sendfile where the socket allows it), so a file being replaced by a
+ * rename while it is sent is read whole from the old inode. Nothing else
+ * is cached in memory here: the page cache does it.
  *
  * Not here: writing files (live.c), the REST API (streams.c).
  */
@@ -24,6 +27,7 @@
 #include "origin_http.h"
 #include "err.h"
 #include "httpd.h"
+#include "live_mem.h"
 #include "log.h"
 #include "metrics.h"
 #include "compat.h"
@@ -364,25 +368,72 @@ origin_http_if_range_ok(struct httpd_req *r, const char *etag, const char *lastm
     return strcmp(ir, lastmod) == 0;
 }
 
+/* What a response's body comes from: a file (fd >= 0) or an in-memory manifest. */
+struct origin_http_src {
+    int fd;                   /* owned, or -1 */
+    struct live_mem_doc *doc; /* ref, or NULL */
+    uint64_t size;
+    time_t mtime;
+    char etag[ORIGIN_HTTP_ETAG_MAX];
+};
+
 static void
-origin_http_send_file(struct httpd_req *r, int fd, const struct stat *st,
-                      enum origin_http_kind kind, const char *ctype)
+origin_http_src_drop(struct origin_http_src *s)
 {
-    char etag[ORIGIN_HTTP_ETAG_MAX], lastmod[ORIGIN_HTTP_DATE_MAX], crange[80];
-    uint64_t size = (uint64_t)st->st_size, off = 0, len = size;
+    if (s->fd >= 0)
+        (void)close(s->fd);
+    s->fd = -1;
+    live_mem_doc_unref(&s->doc);
+}
+
+/* evbuffer cleanup: the response no longer needs the document's bytes. */
+static void
+origin_http_doc_release_cb(const void *data, size_t len, void *arg)
+{
+    struct live_mem_doc *d;
+
+    (void)data;
+    (void)len;
+    CAST_OBJ_NOTNULL(d, arg, LIVE_MEM_DOC_MAGIC);
+    live_mem_doc_unref(&d);
+}
+
+/* Adds len bytes of s from off to body; s's fd or ref passes to body whatever happens. */
+static int
+origin_http_src_add(struct evbuffer *body, struct origin_http_src *s, uint64_t off, uint64_t len)
+{
+    struct live_mem_doc *d = s->doc;
+    int rc;
+
+    if (s->doc == NULL) {
+        /* evbuffer_add_file() owns fd from here, whatever it returns. */
+        rc = evbuffer_add_file(body, s->fd, (ev_off_t)off, (ev_off_t)len);
+        s->fd = -1;
+        return rc;
+    }
+    s->doc = NULL;
+    rc = evbuffer_add_reference(body, d->data + off, (size_t)len, origin_http_doc_release_cb, d);
+    if (rc != 0)
+        live_mem_doc_unref(&d); /* libevent skips the cleanup when the add fails */
+    return rc;
+}
+
+static void
+origin_http_send(struct httpd_req *r, struct origin_http_src *s, enum origin_http_kind kind,
+                 const char *ctype)
+{
+    char lastmod[ORIGIN_HTTP_DATE_MAX], crange[80];
+    uint64_t size = s->size, off = 0, len = size;
     struct evbuffer *body;
     const char *rv;
     int status = 200, rc;
 
-    (void)snprintf(etag, sizeof(etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
-                   (uint64_t)st->st_ino, size,
-                   (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec);
-    origin_http_http_date(st->st_mtim.tv_sec, lastmod, sizeof(lastmod));
+    origin_http_http_date(s->mtime, lastmod, sizeof(lastmod));
     origin_http_cors(r);
     if (httpd_resp_header(r, "Cache-Control",
                           kind == ORIGIN_HTTP_MEDIA ? ORIGIN_HTTP_CC_MEDIA
                                                     : ORIGIN_HTTP_CC_MANIFEST) != 0 ||
-        httpd_resp_header(r, "ETag", etag) != 0 ||
+        httpd_resp_header(r, "ETag", s->etag) != 0 ||
         (lastmod[0] != '\0' && httpd_resp_header(r, "Last-Modified", lastmod) != 0) ||
         httpd_resp_header(r, "Accept-Ranges", "bytes") != 0 ||
         httpd_resp_header(r, "Content-Type", ctype) != 0)
@@ -390,18 +441,18 @@ origin_http_send_file(struct httpd_req *r, int fd, const struct stat *st,
     metric_inc(kind == ORIGIN_HTTP_MEDIA ? origin_http_m.served_media
                                          : origin_http_m.served_manifest);
 
-    if (origin_http_not_modified(r, etag, st->st_mtim.tv_sec)) {
+    if (origin_http_not_modified(r, s->etag, s->mtime)) {
         metric_inc(origin_http_m.not_modified);
-        (void)close(fd);
+        origin_http_src_drop(s);
         httpd_resp_start(r, 304, 0);
         httpd_resp_end(r);
         return;
     }
     rv = httpd_req_header(r, "Range");
-    if (rv != NULL && origin_http_if_range_ok(r, etag, lastmod)) {
+    if (rv != NULL && origin_http_if_range_ok(r, s->etag, lastmod)) {
         rc = origin_http_range_parse(rv, size, &off, &len);
         if (rc == ERR_LIMIT) {
-            (void)close(fd);
+            origin_http_src_drop(s);
             (void)snprintf(crange, sizeof(crange), "bytes */%" PRIu64, size);
             if (httpd_resp_header(r, "Content-Range", crange) != 0)
                 XXX_HANDLE(0);
@@ -420,15 +471,13 @@ origin_http_send_file(struct httpd_req *r, int fd, const struct stat *st,
     }
     httpd_resp_start(r, status, (int64_t)len);
     if (len == 0 || httpd_req_method(r) == HTTP1_M_HEAD) {
-        (void)close(fd);
+        origin_http_src_drop(s);
         httpd_resp_end(r);
         return;
     }
     body = evbuffer_new();
     AN(body);
-    /* evbuffer_add_file() owns fd from here, whatever it returns. */
-    if (evbuffer_add_file(body, fd, (ev_off_t)off, (ev_off_t)len) != 0 ||
-        httpd_resp_add_buffer(r, body) != 0) {
+    if (origin_http_src_add(body, s, off, len) != 0 || httpd_resp_add_buffer(r, body) != 0) {
         LOG(LOG_WARN, "origin_http", "send_failed", "conn=%" PRIu64 " path=%s",
             httpd_req_conn_id(r), httpd_req_path(r));
     }
@@ -442,6 +491,7 @@ origin_http_serve(struct httpd_req *r, const char *data_dir)
     char rel[ORIGIN_HTTP_PATH_MAX], full[ORIGIN_HTTP_PATH_MAX + 512];
     enum origin_http_kind kind;
     enum http1_method m = httpd_req_method(r);
+    struct origin_http_src src;
     const char *ctype;
     struct stat st;
     int fd, w;
@@ -467,6 +517,16 @@ origin_http_serve(struct httpd_req *r, const char *data_dir)
         origin_http_not_found(r);
         return;
     }
+    memset(&src, 0, sizeof(src));
+    src.fd = -1;
+    /* A running live stream's manifests are in memory (live_mem.h), not on disk. */
+    if (kind == ORIGIN_HTTP_MANIFEST && (src.doc = live_mem_get(full)) != NULL) {
+        src.size = src.doc->len;
+        src.mtime = (time_t)(src.doc->mtime_ms / 1000u);
+        (void)snprintf(src.etag, sizeof(src.etag), "%s", src.doc->etag);
+        origin_http_send(r, &src, kind, ctype);
+        return;
+    }
     /* The alphabet check keeps us under data_dir; O_NOFOLLOW keeps a planted
      * symlink from leading out of it. */
     fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -482,5 +542,11 @@ origin_http_serve(struct httpd_req *r, const char *data_dir)
         origin_http_not_found(r);
         return;
     }
-    origin_http_send_file(r, fd, &st, kind, ctype);
+    src.fd = fd;
+    src.size = (uint64_t)st.st_size;
+    src.mtime = st.st_mtim.tv_sec;
+    (void)snprintf(src.etag, sizeof(src.etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
+                   (uint64_t)st.st_ino, src.size,
+                   (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec);
+    origin_http_send(r, &src, kind, ctype);
 }

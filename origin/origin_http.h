@@ -2,8 +2,9 @@
  * origin_http.h -- serving /live/... from the data directory.
  *
  * The packager (live.c) writes every file of a live stream atomically
- * (write a hidden temporary, rename); this module only reads them, from
- * any HTTP worker thread, so the filesystem is the whole hand-off. Per
+ * (write a hidden temporary, rename) and keeps a running stream's
+ * manifests in memory (live_mem.h); this module only reads them, from any
+ * HTTP worker thread: the in-memory manifest first, else the file. Per
  * class of file it sets the caching headers an edge and a player need
  * (docs/origin.md):
  *

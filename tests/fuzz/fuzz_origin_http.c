@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../../origin/live_mem.c"
 #include "../../origin/origin_http.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,9 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 fuzz_check_rel(const char *rel)
 {
-    const char *p = rel + 5, *slash;
+    const char *p, *slash;
 
-    assert(strncmp(rel, "live/", 5) == 0);
+    /* VOD files share the live layout under vod/ (origin_http_classify). */
+    assert(strncmp(rel, "live/", 5) == 0 || strncmp(rel, "vod/", 4) == 0);
+    p = rel[0] == 'l' ? rel + 5 : rel + 4;
     for (;;) {
         size_t n;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "../../origin/live_mem.c"
 #include "../../origin/origin_http.c"
 
 static void

@@ -11,6 +11,7 @@
 #include "unit.h"
 #include "err.h"
 #include "metrics.h"
+#include "../../origin/live_mem.c"
 #include "../../origin/origin_http.c"
 #include "../../origin/streams.c"
 
