@@ -154,3 +154,17 @@ live_mem_count(void)
     AZ(pthread_mutex_unlock(&live_mem.mtx));
     return n;
 }
+
+static atomic_bool live_mem_replaying;
+
+void
+live_mem_set_recovering(bool on)
+{
+    atomic_store_explicit(&live_mem_replaying, on, memory_order_release);
+}
+
+bool
+live_mem_recovering(void)
+{
+    return atomic_load_explicit(&live_mem_replaying, memory_order_acquire);
+}

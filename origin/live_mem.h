@@ -26,6 +26,7 @@
 #define CASCADE_LIVE_MEM_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,5 +53,16 @@ struct live_mem_doc *live_mem_get(const char *path);
 void live_mem_doc_unref(struct live_mem_doc **pd);
 /* Documents held (tests). */
 unsigned live_mem_count(void);
+
+/*
+ * Whether live_recover() is still replaying journals. Until it is done, a
+ * live manifest missing from the table may be one the replay is about to
+ * put: the file under its path (an older run's static manifest) or a 404
+ * would tell a player the stream ended or is not there, and an edge would
+ * cache that. The HTTP side answers 503 instead, which edges cover with
+ * what they hold (stale-if-error) and players retry.
+ */
+void live_mem_set_recovering(bool on);
+bool live_mem_recovering(void);
 
 #endif

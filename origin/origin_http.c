@@ -41,7 +41,7 @@
 
 /* Registered once by origin_http_init(), before any worker runs. */
 static struct {
-    struct metric *served_manifest, *served_media, *not_found, *not_modified, *ranges;
+    struct metric *served_manifest, *served_media, *not_found, *not_modified, *ranges, *recovering;
 } origin_http_m;
 
 void
@@ -56,6 +56,8 @@ origin_http_init(void)
     origin_http_m.not_modified =
         metrics_counter("origin.http.not_modified", "304 answers under /live/.");
     origin_http_m.ranges = metrics_counter("origin.http.ranges", "206 answers under /live/.");
+    origin_http_m.recovering = metrics_counter(
+        "origin.http.recovering", "503s for live manifests while the journals are replayed.");
 }
 
 bool
@@ -338,6 +340,17 @@ origin_http_not_found(struct httpd_req *r)
     httpd_resp_error(r, 404, "not_found", "no such file (yet)");
 }
 
+/* A live manifest asked for while the journals are replayed (live_mem.h). */
+static void
+origin_http_recovering(struct httpd_req *r)
+{
+    metric_inc(origin_http_m.recovering);
+    origin_http_cors(r);
+    httpd_resp_set(r, "Cache-Control", "no-store");
+    httpd_resp_set(r, "Retry-After", "1");
+    httpd_resp_error(r, 503, "recovering", "the origin is replaying its journals; retry");
+}
+
 static bool
 origin_http_not_modified(struct httpd_req *r, const char *etag, time_t mtime)
 {
@@ -525,6 +538,10 @@ origin_http_serve(struct httpd_req *r, const char *data_dir)
         src.mtime = (time_t)(src.doc->mtime_ms / 1000u);
         (void)snprintf(src.etag, sizeof(src.etag), "%s", src.doc->etag);
         origin_http_send(r, &src, kind, ctype);
+        return;
+    }
+    if (kind == ORIGIN_HTTP_MANIFEST && strncmp(rel, "live/", 5) == 0 && live_mem_recovering()) {
+        origin_http_recovering(r);
         return;
     }
     /* The alphabet check keeps us under data_dir; O_NOFOLLOW keeps a planted

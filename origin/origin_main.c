@@ -28,6 +28,7 @@
 #include "httpd.h"
 #include "journal.h"
 #include "live.h"
+#include "live_mem.h"
 #include "log.h"
 #include "media/ladder.h"
 #include "mem.h"
@@ -123,6 +124,7 @@ origin_main_ingest(void *arg)
 
     (void)arg;
     n = live_recover(origin.live);
+    live_mem_set_recovering(false);
     if (n < 0)
         LOG(LOG_ERR, "origin", "recover_failed", "conn=0 err=%s", err_name(n));
     else if (n > 0)
@@ -298,9 +300,14 @@ origin_main_start(struct node *n, const void *conf)
     err = rtmp_ingest_new(origin.ingest, &rc, origin.streams, origin.live, &origin.rtmp);
     if (err != 0)
         goto fail;
+    /* Set before any HTTP worker runs; the ingest thread clears it once the
+     * journals are replayed (live_mem.h). */
+    live_mem_set_recovering(true);
     err = -pthread_create(&origin.thread, NULL, origin_main_ingest, NULL);
-    if (err != 0)
+    if (err != 0) {
+        live_mem_set_recovering(false);
         goto fail;
+    }
     origin.running = true;
     return 0;
 

@@ -361,6 +361,21 @@ def test_kill9_mid_publish_then_restart_recovers_everything_from_the_journal(cdn
     pub.wait(30)  # the connection died with the origin
     origin.restart()
 
+    # While the journal is replayed the live manifest is not known yet: the
+    # origin answers 503 "recovering" (not cacheable), never a 404 an edge
+    # would cache as "no such stream".
+    early = []
+
+    def manifest_served():
+        r = origin.get("/live/crash/manifest.mpd")
+        if r.status != 200:
+            early.append((r.status, r.header("cache-control"), r.json()["error"]["code"]))
+        return r.status == 200
+
+    wait_for(manifest_served, 20, interval=0.005, what="the recovered manifest")
+    print(f"answers before the recovered manifest: {early}")
+    assert all(e == (503, "no-store", "recovering") for e in early), early
+    assert origin.metric("origin.http.recovering") == len(early)
     wait_for(lambda: static_mpd(origin, "crash"), 20, what="the recovered run ends")
     assert origin.metric(M_RECOVERED) == 1
     # ffmpeg 5.1's DASH reader drops the fraction of mediaPresentationDuration
