@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "proto/cache_fields.h"
 #include "edge_obj.h"
 #include "err.h"
 #include "compat.h"
@@ -56,20 +57,6 @@ edge_obj_get64(const uint8_t *p)
     return (int64_t)v;
 }
 
-/* SPEC: RFC 9110 5.6.2 -- tchar, as a table: a hit checks every name byte. */
-static const bool edge_obj_tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
-    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
-    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
-    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
-    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
-    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
-    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
-    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
-    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
-
 static bool
 edge_obj_name_ok(const char *p, size_t len)
 {
@@ -78,7 +65,7 @@ edge_obj_name_ok(const char *p, size_t len)
     if (len == 0)
         return false;
     for (i = 0; i < len; i++)
-        if (!edge_obj_tchar[(unsigned char)p[i]])
+        if (!cache_tchar[(unsigned char)p[i]])
             return false;
     return true;
 }
@@ -201,7 +188,7 @@ edge_obj_name_end(const char *s, const char *end)
 {
     const char *p = s;
 
-    while (p < end && edge_obj_tchar[(unsigned char)*p])
+    while (p < end && cache_tchar[(unsigned char)*p])
         p++; /* NUL is no tchar: the loop stops there */
     return p != s && p < end && *p == '\0' ? p : NULL;
 }

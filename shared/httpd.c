@@ -52,6 +52,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "proto/cache_fields.h"
 #include "err.h"
 #include "fault.h"
 #include "httpd.h"
@@ -295,20 +296,6 @@ httpd_date_refresh(struct httpd *h)
     assert(n > 0 && (size_t)n < sizeof(h->date_line));
     h->date_len = (size_t)n;
 }
-
-/* SPEC: RFC 9110 5.6.2 -- tchar, as a table: every response field name is checked. */
-static const bool httpd_tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
-    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
-    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
-    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
-    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
-    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
-    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
-    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
-    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
 
 /* ---- the request arena ---- */
 
@@ -1813,7 +1800,7 @@ httpd_name_ok(const char *name, size_t len)
     if (len == 0)
         return false;
     for (i = 0; i < len; i++)
-        if (!httpd_tchar[(unsigned char)name[i]])
+        if (!cache_tchar[(unsigned char)name[i]])
             return false;
     return true;
 }

@@ -100,7 +100,8 @@ bool cache_fields_has_token(const struct cache_fields *f, const char *name, cons
 /* True when token (p, len) is one of the comma-separated names in list. */
 bool cache_list_has_name(const char *list, size_t list_len, const char *p, size_t len);
 
-/* SPEC: RFC 9110 5.6.2 -- tchar. */
+/* SPEC: RFC 9110 5.6.2 -- tchar: cache_tchar[c] is true for a token character. */
+extern const bool cache_tchar[256];
 bool cache_is_tchar(unsigned char c);
 
 #endif
