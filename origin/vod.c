@@ -259,23 +259,35 @@ struct vod_upload {
     int err; /* first failure */
 };
 
+/* Writes all of p (len bytes) to fd; 0, or -errno. Adds what it wrote to *bytes (may be NULL). */
+static int
+vod_write_all(int fd, const void *data, size_t len, uint64_t *bytes)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t)w;
+        if (bytes != NULL)
+            *bytes += (uint64_t)w;
+    }
+    return 0;
+}
+
 static void
 vod_upload_write(void *arg, const uint8_t *p, size_t len)
 {
     struct vod_upload *u = arg;
 
-    while (len > 0 && u->err == 0) {
-        ssize_t w = write(u->fd, p, len);
-
-        if (w < 0) {
-            if (errno != EINTR)
-                u->err = -errno;
-            continue;
-        }
-        p += w;
-        len -= (size_t)w;
-        u->bytes += (uint64_t)w;
-    }
+    if (u->err == 0)
+        u->err = vod_write_all(u->fd, p, len, &u->bytes);
 }
 
 static void
@@ -632,18 +644,8 @@ vod_patch_data(struct httpd_req *r, const void *data, size_t len, void *arg)
         u->err = ERR_LIMIT; /* past Upload-Length: the whole PATCH is dropped */
         return;
     }
-    while (len > 0 && u->err == 0) {
-        ssize_t w = write(u->fd, p, len);
-
-        if (w < 0) {
-            if (errno != EINTR)
-                u->err = -errno;
-            continue;
-        }
-        p += w;
-        len -= (size_t)w;
-        u->bytes += (uint64_t)w;
-    }
+    if (u->err == 0)
+        u->err = vod_write_all(u->fd, p, len, &u->bytes);
 }
 
 /* The upload is whole: source.part becomes source, the video "uploaded". */
@@ -1266,17 +1268,8 @@ vod_put_data(struct httpd_req *r, const void *data, size_t len, void *arg)
 
     (void)r;
     CAST_OBJ_NOTNULL(u, arg, VOD_PUT_MAGIC);
-    while (len > 0 && u->err == 0) {
-        ssize_t w = write(u->fd, p, len);
-
-        if (w < 0) {
-            if (errno != EINTR)
-                u->err = -errno;
-            continue;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
+    if (u->err == 0)
+        u->err = vod_write_all(u->fd, p, len, NULL);
 }
 
 static void
