@@ -2243,8 +2243,15 @@ live_new(struct event_base *base, const struct live_conf *c, struct streams *st,
     l->streams = st;
     l->jroot = live_path_dup(c->data_dir, "journal", "");
     rc = journal_mkdirs(l->jroot);
-    if (rc == 0)
+    if (rc == 0) {
+        char *lroot = live_path_dup(c->data_dir, "live", "");
+
+        journal_topdir(l->jroot);
+        if (journal_mkdirs(lroot) == 0)
+            journal_topdir(lroot);
+        xfree(lroot);
         rc = journal_syncer_start(c->journal_sync_ms, &l->syncer);
+    }
     if (rc != 0) {
         xfree(l->jroot);
         xfree((void *)(uintptr_t)l->conf.data_dir);

@@ -1,7 +1,8 @@
 /*
  * test_journal.c -- the ingest journal: appended tags come back from a
  * replay byte for byte, the syncer makes them durable within its interval,
- * a torn or damaged tail is cut at the last whole tag, a failed write
+ * a torn or damaged tail is cut at the last whole tag, appends go out in
+ * whole blocks into a zeroed range and are synced in batches, a failed write
  * breaks the journal without crashing, and listing, sealing, sweeping and
  * stream.meta do what journal.h says.
  */
@@ -172,6 +173,146 @@ test_torn_tail_is_cut(void **state)
     UNIT_END(live);
 }
 
+/* Each tag of journal jn, number i: its size and bytes follow from both. */
+static size_t
+t_tag_len(unsigned jn, unsigned i)
+{
+    return (size_t)((i * 2654435761u + jn * 40503u) % 9000u) + 1;
+}
+
+static uint8_t
+t_tag_byte(unsigned jn, unsigned i, size_t k)
+{
+    return (uint8_t)(jn * 31u + i * 7u + (unsigned)k * 13u);
+}
+
+struct t_check {
+    unsigned jn, n, bad;
+};
+
+static int
+t_check_tag(void *arg, uint8_t type, uint32_t ts, const uint8_t *data, size_t len)
+{
+    struct t_check *c = arg;
+    size_t k;
+
+    if (type != 9 || ts != c->n * 40 || len != t_tag_len(c->jn, c->n))
+        c->bad++;
+    for (k = 0; k < len && c->bad == 0; k++)
+        if (data[k] != t_tag_byte(c->jn, c->n, k))
+            c->bad++;
+    c->n++;
+    return 0;
+}
+
+/* The journal as a crash would leave it: a copy of the file taken now. */
+static void
+t_copy(const char *from, const char *to)
+{
+    static uint8_t buf[1 << 16];
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ssize_t n;
+
+    assert_true(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        assert_int_equal(n, write(out, buf, (size_t)n));
+    assert_int_equal(0, n);
+    (void)close(in);
+    (void)close(out);
+}
+
+/*
+ * Buffered appends go out in whole blocks into a range zeroed ahead; the
+ * syncer makes journals whose bytes fall in a durable zeroed range durable
+ * as a batch (a range write each, one shared flush), and the rest with
+ * their own fdatasync. Whatever the sizes, a crash copy replays every tag
+ * byte for byte and stops at the zeros, and close cuts the zeros off. A
+ * journal whose zeros cannot be written works the same, unbatched.
+ */
+static void
+test_whole_block_appends_and_batched_syncs(void **state)
+{
+    int64_t live = mem_live();
+    struct journal_syncer *sy = NULL;
+    struct journal *j[3] = {NULL, NULL, NULL};
+    uint8_t *body = xmalloc(9000);
+    char dir[64], sub[3][128], path[3][256], copy[300];
+    unsigned jn, i, k;
+    struct stat st;
+    struct t_check chk;
+    size_t len;
+
+    (void)state;
+    unit_tmpdir(dir, sizeof(dir), "journal");
+    assert_int_equal(0, journal_syncer_start(10, &sy));
+    for (jn = 0; jn < 3; jn++) {
+        (void)snprintf(sub[jn], sizeof(sub[jn]), "%s/s%u", dir, jn);
+        (void)snprintf(path[jn], sizeof(path[jn]), "%s/0000000000000000.flv", sub[jn]);
+        assert_int_equal(0, journal_open(sy, sub[jn], 0, &j[jn]));
+        journal_buffer(j[jn], 32 * 1024);
+    }
+    for (i = 0; i < 120; i++) {
+        for (jn = 0; jn < 3; jn++) {
+            len = t_tag_len(jn, i);
+            for (k = 0; k < len; k++)
+                body[k] = t_tag_byte(jn, i, k);
+            assert_int_equal(0, journal_append(j[jn], 9, i * 40, body, len));
+            if (jn == 2 && i == 0) {
+                /* The third journal's zeros fail once: it goes on without. */
+                assert_int_equal(0, fault_arm("journal.zero", 1, true));
+                assert_int_equal(0, journal_flush(j[jn]));
+                fault_reset();
+            }
+            if (i % 3 == jn)
+                assert_int_equal(0, journal_flush(j[jn]));
+        }
+        if (i % 20 == 19)
+            for (jn = 0; jn < 3; jn++) {
+                assert_int_equal(0, journal_flush(j[jn]));
+                t_wait_synced(j[jn]);
+            }
+    }
+    for (jn = 0; jn < 3; jn++) {
+        assert_int_equal(0, journal_flush(j[jn]));
+        t_wait_synced(j[jn]);
+        assert_int_equal(0, stat(path[jn], &st));
+        /* Whole blocks; zeros ahead unless writing them failed. */
+        assert_int_equal(0, st.st_size % JOURNAL_BLOCK);
+        if (jn < 2)
+            assert_true((uint64_t)st.st_size >= JOURNAL_PREALLOC &&
+                        (uint64_t)st.st_size > journal_written(j[jn]) + JOURNAL_BLOCK);
+        else
+            assert_true((uint64_t)st.st_size < journal_written(j[jn]) + JOURNAL_BLOCK);
+        assert_true(snprintf(copy, sizeof(copy), "%s.crash", path[jn]) < (int)sizeof(copy));
+        t_copy(path[jn], copy);
+        memset(&chk, 0, sizeof(chk));
+        chk.jn = jn;
+        assert_int_equal(120, journal_replay(copy, t_check_tag, &chk));
+        assert_int_equal(120, chk.n);
+        assert_int_equal(0, chk.bad);
+    }
+    /* Batched syncs happened, and never for the journal without zeros. */
+    assert_true(metric_value(sy->batched) > 0);
+    assert_true(metric_value(sy->syncs) > metric_value(sy->batched));
+    assert_int_equal(0, metric_value(metrics_counter("origin.journal.errors", "")));
+    for (jn = 0; jn < 3; jn++) {
+        uint64_t w = journal_written(j[jn]);
+
+        journal_close(&j[jn]);
+        assert_int_equal(0, stat(path[jn], &st));
+        assert_int_equal(w, (uint64_t)st.st_size);
+        memset(&chk, 0, sizeof(chk));
+        chk.jn = jn;
+        assert_int_equal(120, journal_replay(path[jn], t_check_tag, &chk));
+        assert_int_equal(0, chk.bad);
+    }
+    journal_syncer_stop(&sy);
+    xfree(body);
+    unit_rm_rf(dir);
+    metrics_reset();
+    UNIT_END(live);
+}
+
 static void
 test_failed_write_breaks_the_journal(void **state)
 {
@@ -333,6 +474,7 @@ main(void)
         cmocka_unit_test(test_append_sync_replay),
         cmocka_unit_test(test_torn_tail_is_cut),
         cmocka_unit_test(test_buffered_appends_reach_the_file_on_flush),
+        cmocka_unit_test(test_whole_block_appends_and_batched_syncs),
         cmocka_unit_test(test_failed_write_breaks_the_journal),
         cmocka_unit_test(test_list_seal_sweep_meta),
     };
