@@ -282,10 +282,9 @@ journal_syncer_start(uint32_t interval_ms, struct journal_syncer **out)
         "flush shared with the other journals of the tick, instead of a whole fdatasync.");
     sy->errors = journal_errors_metric();
     sy->bytes = metrics_counter("origin.journal.bytes", "Bytes appended to journals.");
-    sy->sync_seconds =
-        metrics_histogram("origin.journal.sync_seconds",
-                          "Time one journal's fdatasync, or one tick's batch, took.",
-                          bounds, ARRAY_SIZE(bounds));
+    sy->sync_seconds = metrics_histogram("origin.journal.sync_seconds",
+                                         "Time one journal's fdatasync, or one tick's batch, took.",
+                                         bounds, ARRAY_SIZE(bounds));
     rc = pthread_create(&sy->thread, NULL, journal_syncer_main, sy);
     if (rc != 0) {
         AZ(pthread_cond_destroy(&sy->cond));
