@@ -2,9 +2,9 @@
  * model_json.c -- model.json: the model as JSON, written by the origin and
  * read by edges from the network.
  *
- * The only file of the model that includes <jansson.h>. The writer builds a
- * jansson tree and dumps it compact and ASCII-only straight into the
- * caller's capped buffer. The reader is strict and bounded, because its
+ * The only file of the model that includes <jansson.h>. The writer prints
+ * compact, ASCII-only JSON straight into the caller's capped buffer (jansson
+ * only re-prints event payloads). The reader is strict and bounded, because its
  * input is whatever an upstream sent: a size cap before parsing, duplicate
  * keys refused, every object checked for unknown keys, every value for its
  * type and range, arrays for their MODEL_MAX_* counts, event payloads for
@@ -32,210 +32,430 @@
 
 /* ---- writer ---- */
 
+/*
+ * The writer prints straight into the caller's buffer, in the byte form
+ * jansson gives with MODEL_JSON_DUMP_FLAGS (the reader's parser): keys in
+ * this order, no spaces, strings ASCII-only with upper-case \u escapes,
+ * reals as %.15g that always read back as reals. It used to build a
+ * jansson tree and dump it: the origin renders model.json on every
+ * segment cut of every stream, and the tree's mallocs and the dump were a
+ * twentieth of the ingest's CPU. Event payloads (rare, arbitrary JSON)
+ * still go through jansson, to come out in that same compact form.
+ */
+
 static const char *
 model_json_content_name(enum model_content c)
 {
     return c == MODEL_VIDEO ? "video" : c == MODEL_AUDIO ? "audio" : "text";
 }
 
-static json_t *
-model_json_u64_new(uint64_t v)
+static void
+model_json_u4(struct buf *b, unsigned cp)
 {
-    return json_integer((json_int_t)v);
+    static const char hex[] = "0123456789ABCDEF";
+    char e[6] = {'\\',        'u', hex[(cp >> 12) & 15], hex[(cp >> 8) & 15], hex[(cp >> 4) & 15],
+                 hex[cp & 15]};
+
+    buf_add(b, e, sizeof(e));
 }
 
-static json_t *
-model_json_write_rep(const struct model_rep *r)
+/* One UTF-8 sequence at p (n bytes left): its code point and length, or 0 if invalid. */
+static size_t
+model_json_utf8(const unsigned char *p, size_t n, unsigned *cp)
 {
-    json_t *o = json_object();
+    size_t len, i;
+    unsigned v;
 
-    json_object_set_new(o, "id", json_string(r->id));
-    json_object_set_new(o, "codecs", json_string(r->codecs));
-    json_object_set_new(o, "bandwidth", model_json_u64_new(r->bandwidth));
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2, v = p[0] & 0x1fu;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3, v = p[0] & 0x0fu;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4, v = p[0] & 0x07u;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (p[i] & 0x3fu);
+    }
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10ffff)) ||
+        (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+/* SPEC: RFC 8259 7 -- a string; invalid UTF-8 becomes U+FFFD. */
+static void
+model_json_put_str(struct buf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    size_t n = strlen(s);
+
+    buf_putc(b, '"');
+    while (n > 0) {
+        unsigned cp;
+        size_t len;
+
+        if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            p++;
+            n--;
+            continue;
+        }
+        buf_add(b, run, (size_t)(p - run));
+        len = model_json_utf8(p, n, &cp);
+        if (len == 0) {
+            cp = 0xfffd;
+            len = 1;
+        }
+        switch (cp) {
+        case '"':
+            buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            buf_puts(b, "\\\\");
+            break;
+        case '\b':
+            buf_puts(b, "\\b");
+            break;
+        case '\f':
+            buf_puts(b, "\\f");
+            break;
+        case '\n':
+            buf_puts(b, "\\n");
+            break;
+        case '\r':
+            buf_puts(b, "\\r");
+            break;
+        case '\t':
+            buf_puts(b, "\\t");
+            break;
+        default:
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                model_json_u4(b, 0xd800 | (cp >> 10));
+                model_json_u4(b, 0xdc00 | (cp & 0x3ff));
+            } else {
+                model_json_u4(b, cp);
+            }
+        }
+        p += len;
+        n -= len;
+        run = p;
+    }
+    buf_add(b, run, (size_t)(p - run));
+    buf_putc(b, '"');
+}
+
+/* ,"key": -- or "key": first in its object (first is cleared). */
+static void
+model_json_key(struct buf *b, bool *first, const char *key)
+{
+    if (!*first)
+        buf_putc(b, ',');
+    *first = false;
+    buf_putc(b, '"');
+    buf_puts(b, key);
+    buf_puts(b, "\":");
+}
+
+static void
+model_json_kstr(struct buf *b, bool *first, const char *key, const char *v)
+{
+    model_json_key(b, first, key);
+    model_json_put_str(b, v);
+}
+
+static void
+model_json_ku64(struct buf *b, bool *first, const char *key, uint64_t v)
+{
+    model_json_key(b, first, key);
+    buf_u64(b, v);
+}
+
+static void
+model_json_kbool(struct buf *b, bool *first, const char *key, bool v)
+{
+    model_json_key(b, first, key);
+    buf_puts(b, v ? "true" : "false");
+}
+
+/* A real as jansson prints it: %.15g, a dot or an exponent always, no '+' or leading 0 in it. */
+static void
+model_json_real(struct buf *b, double v)
+{
+    char s[40], *e, *d;
+    int n = snprintf(s, sizeof(s) - 2, "%.15g", v);
+
+    if (n <= 0 || (size_t)n >= sizeof(s) - 2) {
+        buf_puts(b, "0.0");
+        return;
+    }
+    if (strchr(s, '.') == NULL && strchr(s, 'e') == NULL)
+        memcpy(s + n, ".0", 3);
+    e = strchr(s, 'e');
+    if (e != NULL) {
+        e++;
+        if (*e == '+')
+            memmove(e, e + 1, strlen(e));
+        else if (*e == '-')
+            e++;
+        for (d = e; *d == '0' && d[1] != '\0'; d++)
+            ;
+        memmove(e, d, strlen(d) + 1);
+    }
+    buf_puts(b, s);
+}
+
+static void
+model_json_write_rep(struct buf *b, const struct model_rep *r)
+{
+    bool f = true;
+
+    buf_putc(b, '{');
+    model_json_kstr(b, &f, "id", r->id);
+    model_json_kstr(b, &f, "codecs", r->codecs);
+    model_json_ku64(b, &f, "bandwidth", r->bandwidth);
     if (r->avg_bandwidth > 0)
-        json_object_set_new(o, "avg_bandwidth", model_json_u64_new(r->avg_bandwidth));
+        model_json_ku64(b, &f, "avg_bandwidth", r->avg_bandwidth);
     if (r->width > 0)
-        json_object_set_new(o, "width", model_json_u64_new(r->width));
+        model_json_ku64(b, &f, "width", r->width);
     if (r->height > 0)
-        json_object_set_new(o, "height", model_json_u64_new(r->height));
-    if (r->fr_num > 0 && r->fr_den == 1)
-        json_object_set_new(o, "frame_rate", json_sprintf("%u", r->fr_num));
-    else if (r->fr_num > 0)
-        json_object_set_new(o, "frame_rate", json_sprintf("%u/%u", r->fr_num, r->fr_den));
+        model_json_ku64(b, &f, "height", r->height);
+    if (r->fr_num > 0) {
+        model_json_key(b, &f, "frame_rate");
+        buf_putc(b, '"');
+        buf_u64(b, r->fr_num);
+        if (r->fr_den != 1) {
+            buf_putc(b, '/');
+            buf_u64(b, r->fr_den);
+        }
+        buf_putc(b, '"');
+    }
     if (r->sample_rate > 0)
-        json_object_set_new(o, "sample_rate", model_json_u64_new(r->sample_rate));
+        model_json_ku64(b, &f, "sample_rate", r->sample_rate);
     if (r->channels > 0)
-        json_object_set_new(o, "channels", model_json_u64_new(r->channels));
-    return o;
+        model_json_ku64(b, &f, "channels", r->channels);
+    buf_putc(b, '}');
 }
 
-static json_t *
-model_json_write_aset(const struct model_aset *s)
+static void
+model_json_write_aset(struct buf *b, const struct model_aset *s)
 {
-    json_t *o = json_object(), *tl = json_array(), *reps = json_array();
+    bool f = true;
     uint32_t i;
 
-    json_object_set_new(o, "id", model_json_u64_new(s->id));
-    json_object_set_new(o, "content", json_string(model_json_content_name(s->content)));
-    json_object_set_new(o, "mime", json_string(s->mime));
-    json_object_set_new(o, "family", json_string(s->family));
+    buf_putc(b, '{');
+    model_json_ku64(b, &f, "id", s->id);
+    model_json_kstr(b, &f, "content", model_json_content_name(s->content));
+    model_json_kstr(b, &f, "mime", s->mime);
+    model_json_kstr(b, &f, "family", s->family);
     if (s->lang != NULL)
-        json_object_set_new(o, "lang", json_string(s->lang));
-    json_object_set_new(o, "segment_alignment", json_boolean(s->segment_alignment));
+        model_json_kstr(b, &f, "lang", s->lang);
+    model_json_kbool(b, &f, "segment_alignment", s->segment_alignment);
     if (s->selection_priority != 0)
-        json_object_set_new(o, "selection_priority", model_json_u64_new(s->selection_priority));
-    json_object_set_new(o, "timescale", model_json_u64_new(s->tl.timescale));
-    json_object_set_new(o, "pto", model_json_u64_new(s->tl.pto));
-    json_object_set_new(o, "init", json_string(s->init_tmpl));
-    json_object_set_new(o, "media", json_string(s->media_tmpl));
-    json_object_set_new(o, "start_number", model_json_u64_new(model_timeline_first_number(&s->tl)));
+        model_json_ku64(b, &f, "selection_priority", s->selection_priority);
+    model_json_ku64(b, &f, "timescale", s->tl.timescale);
+    model_json_ku64(b, &f, "pto", s->tl.pto);
+    model_json_kstr(b, &f, "init", s->init_tmpl);
+    model_json_kstr(b, &f, "media", s->media_tmpl);
+    model_json_ku64(b, &f, "start_number", model_timeline_first_number(&s->tl));
+    model_json_key(b, &f, "timeline");
+    buf_putc(b, '[');
     for (i = 0; i < s->tl.nruns; i++) {
         const struct model_run *run = &s->tl.runs[i];
 
-        json_array_append_new(
-            tl, json_pack("[IIi]", (json_int_t)run->t, (json_int_t)run->d, (int)run->r));
+        buf_puts(b, i == 0 ? "[" : ",[");
+        buf_u64(b, run->t);
+        buf_putc(b, ',');
+        buf_u64(b, run->d);
+        buf_putc(b, ',');
+        buf_u64(b, run->r);
+        buf_putc(b, ']');
     }
-    json_object_set_new(o, "timeline", tl);
-    for (i = 0; i < s->nreps; i++)
-        json_array_append_new(reps, model_json_write_rep(s->reps[i]));
-    json_object_set_new(o, "reps", reps);
-    return o;
+    buf_putc(b, ']');
+    model_json_key(b, &f, "reps");
+    buf_putc(b, '[');
+    for (i = 0; i < s->nreps; i++) {
+        if (i > 0)
+            buf_putc(b, ',');
+        model_json_write_rep(b, s->reps[i]);
+    }
+    buf_puts(b, "]}");
 }
 
-/* NULL when a payload is not a JSON object (a model built by hand). */
-static json_t *
-model_json_write_evstream(const struct model_evstream *es)
+/* ERR_INVAL when a payload is not a JSON object (a model built by hand). */
+static int
+model_json_write_evstream(struct buf *b, const struct model_evstream *es)
 {
-    json_t *o = json_object(), *evs = json_array();
+    bool f = true;
     uint32_t i;
 
-    json_object_set_new(o, "scheme", json_string(es->scheme));
+    buf_putc(b, '{');
+    model_json_kstr(b, &f, "scheme", es->scheme);
     if (es->value != NULL)
-        json_object_set_new(o, "value", json_string(es->value));
-    json_object_set_new(o, "timescale", model_json_u64_new(es->timescale));
-    json_object_set_new(o, "events", evs);
+        model_json_kstr(b, &f, "value", es->value);
+    model_json_ku64(b, &f, "timescale", es->timescale);
+    model_json_key(b, &f, "events");
+    buf_putc(b, '[');
     for (i = 0; i < es->nevents; i++) {
         const struct model_event *e = &es->events[i];
-        json_t *ev = json_object(), *payload;
+        json_t *payload = json_loads(e->payload, 0, NULL);
+        char *text;
+        bool ef = true;
 
-        payload = json_loads(e->payload, 0, NULL);
-        json_array_append_new(evs, ev);
         if (!json_is_object(payload)) {
             json_decref(payload);
-            json_decref(o);
-            return NULL;
+            return ERR_INVAL;
         }
-        json_object_set_new(ev, "id", model_json_u64_new(e->id));
-        json_object_set_new(ev, "t", model_json_u64_new(e->t));
-        json_object_set_new(ev, "d", model_json_u64_new(e->d));
+        text = json_dumps(payload, MODEL_JSON_DUMP_FLAGS);
+        json_decref(payload);
+        if (text == NULL)
+            return ERR_INVAL;
+        if (i > 0)
+            buf_putc(b, ',');
+        buf_putc(b, '{');
+        model_json_ku64(b, &ef, "id", e->id);
+        model_json_ku64(b, &ef, "t", e->t);
+        model_json_ku64(b, &ef, "d", e->d);
         if (e->regions != NULL)
-            json_object_set_new(ev, "regions", json_string(e->regions));
-        json_object_set_new(ev, "payload", payload);
+            model_json_kstr(b, &ef, "regions", e->regions);
+        model_json_key(b, &ef, "payload");
+        buf_puts(b, text);
+        buf_putc(b, '}');
+        free(text); /* jansson's allocator */
     }
-    return o;
-}
-
-static json_t *
-model_json_write_period(const struct model_period *p)
-{
-    json_t *o = json_object(), *sets = json_array(), *streams = json_array(), *cues = json_array();
-    uint32_t i;
-
-    json_object_set_new(o, "id", json_string(p->id));
-    json_object_set_new(o, "start_ms", model_json_u64_new(p->start_ms));
-    json_object_set_new(o, "duration_ms", model_json_u64_new(p->duration_ms));
-    json_object_set_new(o, "sets", sets);
-    json_object_set_new(o, "event_streams", streams);
-    json_object_set_new(o, "cues", cues);
-    for (i = 0; i < p->nsets; i++)
-        json_array_append_new(sets, model_json_write_aset(p->sets[i]));
-    for (i = 0; i < p->nstreams; i++) {
-        json_t *es = model_json_write_evstream(p->streams[i]);
-
-        if (es == NULL) {
-            json_decref(o);
-            return NULL;
-        }
-        json_array_append_new(streams, es);
-    }
-    for (i = 0; i < p->ncues; i++) {
-        const struct model_cue *c = &p->cues[i];
-
-        json_array_append_new(cues, json_pack("{sIsIsIsI}", "id", (json_int_t)c->id, "timescale",
-                                              (json_int_t)c->timescale, "t", (json_int_t)c->t, "d",
-                                              (json_int_t)c->d));
-    }
-    return o;
-}
-
-static json_t *
-model_json_write_model(const struct model *m)
-{
-    json_t *o = json_object(), *periods = json_array(), *scenes = json_array();
-    uint32_t i;
-
-    json_object_set_new(o, "version", json_integer(MODEL_JSON_VERSION));
-    if (m->name != NULL)
-        json_object_set_new(o, "name", json_string(m->name));
-    json_object_set_new(o, "type", json_string(m->type == MODEL_DYNAMIC ? "dynamic" : "static"));
-    json_object_set_new(o, "ended", json_boolean(m->ended));
-    json_object_set_new(o, "availability_start_ms", model_json_u64_new(m->ast_ms));
-    json_object_set_new(o, "publish_ms", model_json_u64_new(m->publish_ms));
-    json_object_set_new(o, "min_update_ms", model_json_u64_new(m->min_update_ms));
-    json_object_set_new(o, "dvr_window_ms", model_json_u64_new(m->tsbd_ms));
-    json_object_set_new(o, "presentation_delay_ms", model_json_u64_new(m->delay_ms));
-    json_object_set_new(o, "max_segment_ms", model_json_u64_new(m->max_seg_ms));
-    json_object_set_new(o, "min_buffer_ms", model_json_u64_new(m->min_buffer_ms));
-    json_object_set_new(o, "duration_ms", model_json_u64_new(m->duration_ms));
-    if (m->utc != MODEL_UTC_NONE)
-        json_object_set_new(o, "utc_timing",
-                            json_pack("{ssss}", "scheme",
-                                      m->utc == MODEL_UTC_HTTP_ISO ? "http-iso" : "http-xsdate",
-                                      "url", m->utc_url));
-    json_object_set_new(o, "discontinuity_seq", model_json_u64_new(m->disc_seq));
-    json_object_set_new(o, "periods", periods);
-    json_object_set_new(o, "scenes", scenes);
-    for (i = 0; i < m->nperiods; i++) {
-        json_t *p = model_json_write_period(m->periods[i]);
-
-        if (p == NULL) {
-            json_decref(o);
-            return NULL;
-        }
-        json_array_append_new(periods, p);
-    }
-    for (i = 0; i < m->nscenes; i++)
-        json_array_append_new(scenes,
-                              json_pack("{sIsIsf}", "start_ms", (json_int_t)m->scenes[i].start_ms,
-                                        "duration_ms", (json_int_t)m->scenes[i].duration_ms,
-                                        "engagement", m->scenes[i].engagement));
-    return o;
+    buf_puts(b, "]}");
+    return 0;
 }
 
 static int
-model_json_dump_cb(const char *p, size_t n, void *arg)
+model_json_write_period(struct buf *b, const struct model_period *p)
 {
-    struct buf *b = arg;
+    bool f = true;
+    uint32_t i;
+    int rc;
 
-    buf_add(b, p, n);
-    return buf_status(b) == 0 ? 0 : -1;
+    buf_putc(b, '{');
+    model_json_kstr(b, &f, "id", p->id);
+    model_json_ku64(b, &f, "start_ms", p->start_ms);
+    model_json_ku64(b, &f, "duration_ms", p->duration_ms);
+    model_json_key(b, &f, "sets");
+    buf_putc(b, '[');
+    for (i = 0; i < p->nsets; i++) {
+        if (i > 0)
+            buf_putc(b, ',');
+        model_json_write_aset(b, p->sets[i]);
+    }
+    buf_putc(b, ']');
+    model_json_key(b, &f, "event_streams");
+    buf_putc(b, '[');
+    for (i = 0; i < p->nstreams; i++) {
+        if (i > 0)
+            buf_putc(b, ',');
+        if ((rc = model_json_write_evstream(b, p->streams[i])) != 0)
+            return rc;
+    }
+    buf_putc(b, ']');
+    model_json_key(b, &f, "cues");
+    buf_putc(b, '[');
+    for (i = 0; i < p->ncues; i++) {
+        const struct model_cue *c = &p->cues[i];
+        bool cf = true;
+
+        buf_puts(b, i > 0 ? ",{" : "{");
+        model_json_ku64(b, &cf, "id", c->id);
+        model_json_ku64(b, &cf, "timescale", c->timescale);
+        model_json_ku64(b, &cf, "t", c->t);
+        model_json_ku64(b, &cf, "d", c->d);
+        buf_putc(b, '}');
+    }
+    buf_puts(b, "]}");
+    return 0;
+}
+
+static int
+model_json_write_model(struct buf *b, const struct model *m)
+{
+    bool f = true;
+    uint32_t i;
+    int rc;
+
+    buf_putc(b, '{');
+    model_json_ku64(b, &f, "version", MODEL_JSON_VERSION);
+    if (m->name != NULL)
+        model_json_kstr(b, &f, "name", m->name);
+    model_json_kstr(b, &f, "type", m->type == MODEL_DYNAMIC ? "dynamic" : "static");
+    model_json_kbool(b, &f, "ended", m->ended);
+    model_json_ku64(b, &f, "availability_start_ms", m->ast_ms);
+    model_json_ku64(b, &f, "publish_ms", m->publish_ms);
+    model_json_ku64(b, &f, "min_update_ms", m->min_update_ms);
+    model_json_ku64(b, &f, "dvr_window_ms", m->tsbd_ms);
+    model_json_ku64(b, &f, "presentation_delay_ms", m->delay_ms);
+    model_json_ku64(b, &f, "max_segment_ms", m->max_seg_ms);
+    model_json_ku64(b, &f, "min_buffer_ms", m->min_buffer_ms);
+    model_json_ku64(b, &f, "duration_ms", m->duration_ms);
+    if (m->utc != MODEL_UTC_NONE) {
+        bool uf = true;
+
+        model_json_key(b, &f, "utc_timing");
+        buf_putc(b, '{');
+        model_json_kstr(b, &uf, "scheme",
+                        m->utc == MODEL_UTC_HTTP_ISO ? "http-iso" : "http-xsdate");
+        model_json_kstr(b, &uf, "url", m->utc_url);
+        buf_putc(b, '}');
+    }
+    model_json_ku64(b, &f, "discontinuity_seq", m->disc_seq);
+    model_json_key(b, &f, "periods");
+    buf_putc(b, '[');
+    for (i = 0; i < m->nperiods; i++) {
+        if (i > 0)
+            buf_putc(b, ',');
+        if ((rc = model_json_write_period(b, m->periods[i])) != 0)
+            return rc;
+    }
+    buf_putc(b, ']');
+    model_json_key(b, &f, "scenes");
+    buf_putc(b, '[');
+    for (i = 0; i < m->nscenes; i++) {
+        bool sf = true;
+
+        buf_puts(b, i > 0 ? ",{" : "{");
+        model_json_ku64(b, &sf, "start_ms", m->scenes[i].start_ms);
+        model_json_ku64(b, &sf, "duration_ms", m->scenes[i].duration_ms);
+        model_json_key(b, &sf, "engagement");
+        model_json_real(b, m->scenes[i].engagement);
+        buf_putc(b, '}');
+    }
+    buf_puts(b, "]}");
+    return 0;
 }
 
 int
 model_json_write(const struct model *m, struct buf *out)
 {
-    json_t *root;
+    size_t start;
     int rc;
 
     CHECK_OBJ_NOTNULL(m, MODEL_MAGIC);
     DASSERT(model_validate(m, NULL, 0) == 0);
-    root = model_json_write_model(m);
-    if (root == NULL)
-        return ERR_INVAL; /* an event payload is not a JSON object */
-    rc = json_dump_callback(root, model_json_dump_cb, out, MODEL_JSON_DUMP_FLAGS);
-    json_decref(root);
-    if (rc != 0)
-        return buf_status(out) != 0 ? buf_status(out) : ERR_INVAL;
+    start = out->len;
+    rc = model_json_write_model(out, m);
+    if (rc != 0) {
+        /* Nothing half-written stays behind. */
+        out->len = start;
+        if (out->p != NULL)
+            out->p[start] = '\0';
+        return rc;
+    }
     buf_putc(out, '\n');
     return buf_status(out);
 }
