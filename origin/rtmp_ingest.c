@@ -229,6 +229,27 @@ rtmp_conn_refuse(struct rtmp_conn *c, enum rtmp_ingest_refusal why, const char *
     rtmp_conn_close(c, true);
 }
 
+static void rtmp_conn_pull(struct rtmp_conn *c, uint64_t now_ms);
+
+/*
+ * A publisher that reconnects at once can find its old connection still
+ * holding the stream: a batched connection's end is only seen at the next
+ * read batch, up to rtmp.read_batch later. Reads that connection now;
+ * true when that showed it had ended, so the stream is free.
+ */
+static bool
+rtmp_ingest_reap_publisher(struct rtmp_ingest *ing, const char *stream)
+{
+    struct rtmp_conn *o;
+
+    for (o = ing->conns; o != NULL; o = o->next)
+        if (o->ls != NULL && o->batched && !o->closing && strcmp(o->stream, stream) == 0) {
+            rtmp_conn_pull(o, rtmp_ingest_mono_ms());
+            return o->ls == NULL;
+        }
+    return false;
+}
+
 static void
 rtmp_conn_on_publish(struct rtmp_conn *c, const struct rtmp_session_event *ev)
 {
@@ -258,6 +279,9 @@ rtmp_conn_on_publish(struct rtmp_conn *c, const struct rtmp_session_event *ev)
         return;
     }
     rc = live_publish_begin(c->ing->live, c->stream, &c->ls);
+    /* Not from inside a batch: the pull reads into the batch's buffer. */
+    if (rc == ERR_EXISTS && !c->batched && rtmp_ingest_reap_publisher(c->ing, c->stream))
+        rc = live_publish_begin(c->ing->live, c->stream, &c->ls);
     if (rc == ERR_EXISTS) {
         rtmp_conn_refuse(c, RTMP_F_BUSY, "NetStream.Publish.BadName",
                          "this stream already has a publisher");

@@ -322,6 +322,20 @@ def xsd_validate(tmp_path, text):
     return p.returncode == 0, p.stderr
 
 
+def test_a_publisher_that_reconnects_at_once_is_not_refused_as_busy(cdn, ffmpeg):
+    # The old connection is read in batches, so its end is only seen at the
+    # next batch; a publish that comes in before that reads it first. (A
+    # publisher faster than real time may still have bytes in flight when
+    # it exits: that one is still publishing, and is refused.)
+    origin = fast_origin(cdn, conf={"live.reconnect_grace": "20s", "rtmp.read_batch": "400ms"})
+    stream = origin.create_stream("again")
+    for _ in range(3):
+        run = ffmpeg.publish(origin.publish_url(stream), seconds=2)
+        assert run.wait(60) == 0, origin.log_tail(30)
+    assert origin.metric(M_REFUSED, default=0, reason="busy") == 0
+    wait_for(lambda: video_segment_count(origin, "again") >= 3, 20, what="segments listed")
+
+
 @pytest.mark.skipif(
     not os.environ.get("CASCADE_DASH_XSD") or shutil.which("xmllint") is None,
     reason="set CASCADE_DASH_XSD to MPEG's DASH-MPD.xsd (not shipped: not ours) and install xmllint",
@@ -331,6 +345,7 @@ def test_live_and_ended_mpds_validate_against_the_dash_schema(cdn, ffmpeg, tmp_p
     stream = origin.create_stream("xsd")
     first = ffmpeg.publish(origin.publish_url(stream), seconds=6, realtime=False)
     assert first.wait(60) == 0
+    wait_for(lambda: origin.metric("origin.live.publishing") == 0, 20, what="first one ended")
     second = ffmpeg.publish(origin.publish_url(stream), seconds=6, realtime=False)
     assert second.wait(60) == 0
     wait_for(lambda: video_segment_count(origin, "xsd") >= 6, 20)
