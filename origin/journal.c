@@ -379,18 +379,22 @@ journal_path(char *out, size_t outsz, const char *dir, const char *sub, uint64_t
     return w < 0 || (size_t)w >= outsz ? ERR_LIMIT : 0;
 }
 
+/* Writes all of iov (n parts) at off; 0 or -errno. Moves the iovecs on short writes. */
 static int
-journal_write_all(int fd, struct iovec *iov, int n)
+journal_pwrite_all(int fd, struct iovec *iov, int n, uint64_t off)
 {
     ssize_t w;
 
     while (n > 0) {
-        w = writev(fd, iov, n);
+        w = pwritev(fd, iov, n, (off_t)off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
+        if (w == 0)
+            return -ENOSPC;
+        off += (uint64_t)w;
         while (n > 0 && (size_t)w >= iov->iov_len) {
             w -= (ssize_t)iov->iov_len;
             iov++;
@@ -429,7 +433,7 @@ journal_open(struct journal_syncer *sy, const char *dir, uint64_t base_ms, struc
     }
     iov.iov_base = hdr;
     iov.iov_len = flv_write_file_header(hdr, FLV_FLAG_AUDIO | FLV_FLAG_VIDEO);
-    rc = journal_write_all(fd, &iov, 1);
+    rc = journal_pwrite_all(fd, &iov, 1, 0);
     if (rc == 0 && fdatasync(fd) != 0)
         rc = -errno;
     if (rc == 0)
@@ -519,34 +523,6 @@ journal_zero_ahead(struct journal *j, size_t n)
         /* Published for the syncer once the bytes are in the file. */
         atomic_store_explicit(&j->zero_end, z, memory_order_release);
     }
-}
-
-static int
-journal_pwrite_all(int fd, struct iovec *iov, int n, uint64_t off)
-{
-    ssize_t w;
-
-    while (n > 0) {
-        w = pwritev(fd, iov, n, (off_t)off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (w == 0)
-            return -ENOSPC;
-        off += (uint64_t)w;
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (uint8_t *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
-    }
-    return 0;
 }
 
 /*
@@ -960,7 +936,7 @@ journal_meta_write(const char *dir, uint64_t ast_ms)
         return -errno;
     iov.iov_base = buf;
     iov.iov_len = (size_t)n;
-    rc = journal_write_all(fd, &iov, 1);
+    rc = journal_pwrite_all(fd, &iov, 1, 0);
     if (rc == 0 && fsync(fd) != 0)
         rc = -errno;
     (void)close(fd);
