@@ -285,6 +285,16 @@ model_put_duration(struct buf *b, uint64_t ms)
 }
 
 void
+model_put_frame_rate(struct buf *b, const struct model_rep *r)
+{
+    buf_u64(b, r->fr_num);
+    if (r->fr_den != 1) {
+        buf_putc(b, '/');
+        buf_u64(b, r->fr_den);
+    }
+}
+
+void
 model_put_seconds(struct buf *b, uint64_t v, uint32_t timescale)
 {
     uint64_t ms = (v * 1000 + timescale / 2) / timescale;

@@ -22,6 +22,8 @@ void model_put_datetime(struct buf *b, uint64_t ms, bool always_ms);
 void model_put_duration(struct buf *b, uint64_t ms);
 /* v/timescale seconds with three decimals, rounded to the nearest ms: "2.000". */
 void model_put_seconds(struct buf *b, uint64_t v, uint32_t timescale);
+/* A representation's frame rate as DASH @frameRate has it: "30", "30000/1001". */
+void model_put_frame_rate(struct buf *b, const struct model_rep *r);
 /* A template with $RepresentationID$, $Time$ and $$ substituted. */
 void model_put_tmpl(struct buf *b, const char *tmpl, const char *rep_id, uint64_t t);
 

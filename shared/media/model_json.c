@@ -233,11 +233,7 @@ model_json_write_rep(struct buf *b, const struct model_rep *r)
     if (r->fr_num > 0) {
         model_json_key(b, &f, "frame_rate");
         buf_putc(b, '"');
-        buf_u64(b, r->fr_num);
-        if (r->fr_den != 1) {
-            buf_putc(b, '/');
-            buf_u64(b, r->fr_den);
-        }
+        model_put_frame_rate(b, r);
         buf_putc(b, '"');
     }
     if (r->sample_rate > 0)

@@ -233,11 +233,7 @@ model_mpd_write_rep(const struct model_rep *r, struct buf *b)
     }
     if (r->fr_num > 0) {
         buf_puts(b, " frameRate=\"");
-        buf_u64(b, r->fr_num);
-        if (r->fr_den != 1) {
-            buf_putc(b, '/');
-            buf_u64(b, r->fr_den);
-        }
+        model_put_frame_rate(b, r);
         buf_putc(b, '"');
     }
     if (r->sample_rate > 0)
