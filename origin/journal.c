@@ -21,10 +21,10 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-
-#include <linux/fs.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 #include "journal.h"
 #include "err.h"
@@ -39,14 +39,14 @@
 #define JOURNAL_READ_CHUNK (64u * 1024)
 /*
  * The file is written ahead of the write position with zeros, a
- * JOURNAL_PREALLOC at a time. An fdatasync of tags that land in that
- * range then writes their data pages only: the file's size and its
- * blocks are already on disk, so the inode is not dirty for a data sync.
- * Without it every sync of an appended file also wrote the inode,
- * synchronously (the size changed; with blocks only reserved by
- * fallocate, an extent also went from unwritten to written) -- a quarter
- * of what a sync cost (bench/README.md). 1 MiB is ~13 s of a 600 kbit/s
- * stream, so one sync in 30 writes the inode, not every one.
+ * JOURNAL_PREALLOC at a time, and the first sync after that makes them
+ * durable with a whole fdatasync: the blocks are then allocated and
+ * written and the file's size is on disk. Tags that land in such a range
+ * only overwrite blocks that exist, so the syncer makes them durable by
+ * writing their data pages and flushing the disk's cache, shared with
+ * the other journals of its tick (journal_sync_tick), instead of an
+ * fdatasync per journal, which also wrote the inode's block every time.
+ * 1 MiB is ~13 s of a 600 kbit/s stream.
  *
  * The zeros go in JOURNAL_ZERO_CHUNK writes: the page cache sizes a folio
  * by the write, and a tag appended into a 2 MiB folio made ext4 walk all
@@ -488,10 +488,9 @@ journal_wrote(struct journal *j, size_t n)
 /*
  * Makes sure the next n bytes land in the zeroed range, writing the next
  * JOURNAL_PREALLOC of zeros when they would not (into the page cache: the
- * syncer's next sync writes them out with the inode, once, and never
- * stalls this thread on the disk). Best effort: a
- * journal whose zeros could not be written goes on appending, and its
- * syncs write the inode as well.
+ * syncer's next whole fdatasync writes them out, so this thread never
+ * waits on the disk). Best effort: a journal whose zeros could not be
+ * written goes on appending, synced by a whole fdatasync every tick.
  */
 static void
 journal_zero_ahead(struct journal *j, size_t n)
