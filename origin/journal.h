@@ -19,13 +19,16 @@
  *                        journal.retention, then deleted
  *
  * Each file is an FLV file (shared/proto/flv.h): header, then per tag its
- * 11-byte header, the body as received and PreviousTagSize, written with
- * one writev() -- or, buffered, many tags with one write() -- so a crash
- * leaves at worst a torn last tag, which replay cuts off.
+ * 11-byte header, the body as received and PreviousTagSize, written in
+ * whole 4 KiB blocks (one pwritev per tag, or, buffered, per batch of
+ * tags), and zeros after the last tag up to a zeroed range written ahead;
+ * so a crash leaves at worst a torn last tag and zeros, which replay cuts
+ * off. A journal closed cleanly ends at its last tag.
  *
  * Threads. A struct journal belongs to the ingest thread. The syncer is a
- * thread of its own that fdatasync()s every journal with unsynced bytes
- * each interval, so a slow disk never stalls the RTMP loop. Not here:
+ * thread of its own that makes every journal with unsynced bytes durable
+ * each interval, all of them as one batch where it can (journal.c), so a
+ * slow disk never stalls the RTMP loop. Not here:
  * deciding what a run is (live.c), packaging.
  */
 #ifndef CASCADE_JOURNAL_H
