@@ -1,8 +1,9 @@
 /*
  * journal.h -- the per-stream ingest journal: every FLV tag a publisher
  * sends is appended to disk before anything else may fail, and made
- * durable in groups (fdatasync at least every sync interval, 500 ms at
- * most), so a crash loses at most that window. After a crash the journal
+ * durable in groups (every sync interval, 500 ms at most, a tick's
+ * journals end with one fdatasync per device), so a crash loses at most
+ * that window. After a crash the journal
  * is replayed through the packager (live.c) and the stream's segments and
  * manifests come back complete up to the last synced tag.
  *
